@@ -1,0 +1,370 @@
+"""The domain: accounts, leads, their activities, scoring models, scores and handoffs to sales."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Account(TimestampedModel):
+    """A company; its leads inherit its fit (size, industry, target-account list)."""
+
+    external_id = models.CharField(
+        _("external id"), max_length=255, null=True, blank=True, unique=True
+    )
+    name = models.CharField(_("name"), max_length=255)
+    domain = models.CharField(_("domain"), max_length=255, blank=True, db_index=True)
+    industry = models.CharField(_("industry"), max_length=120, blank=True)
+    employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
+    annual_revenue = models.DecimalField(
+        _("annual revenue"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO code, e.g. DE")
+    )
+    is_target_account = models.BooleanField(_("target account"), default=False)
+    is_competitor = models.BooleanField(_("competitor"), default=False)
+    attributes = models.JSONField(_("other attributes"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LifecycleStage(models.TextChoices):
+    SUBSCRIBER = "subscriber", _("Subscriber")
+    LEAD = "lead", _("Lead (IQL)")
+    MQL = "mql", _("Marketing qualified (MQL)")
+    SAL = "sal", _("Sales accepted (SAL)")
+    SQL = "sql", _("Sales qualified (SQL)")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    CUSTOMER = "customer", _("Customer")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+    RECYCLED = "recycled", _("Recycled (back to nurturing)")
+
+
+class Lead(TimestampedModel):
+    """A person who may buy; optionally working for an account."""
+
+    external_id = models.CharField(
+        _("external id"), max_length=255, null=True, blank=True, unique=True
+    )
+    email = models.EmailField(_("e-mail"), max_length=254, blank=True)
+    first_name = models.CharField(_("first name"), max_length=120, blank=True)
+    last_name = models.CharField(_("last name"), max_length=120, blank=True)
+    job_title = models.CharField(_("job title"), max_length=200, blank=True)
+    seniority = models.CharField(_("seniority"), max_length=60, blank=True)
+    phone = models.CharField(_("phone"), max_length=60, blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO code, e.g. NL")
+    )
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=80, blank=True, db_index=True)
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"),
+        max_length=20,
+        choices=LifecycleStage.choices,
+        default=LifecycleStage.LEAD,
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+    )
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+    )
+    unsubscribed = models.BooleanField(_("unsubscribed"), default=False)
+    email_invalid = models.BooleanField(_("e-mail bounced / invalid"), default=False)
+    attributes = models.JSONField(_("other attributes"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), condition=~models.Q(email=""), name="lead_email_ci_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lifecycle_stage"], name="lead_stage_idx"),
+            models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_stage_idx"),
+            models.Index(fields=["updated_at"], name="lead_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or f"Lead {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Activity(models.Model):
+    """One thing a lead did: a page view, a newsletter open, a webinar, a demo request..."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(_("kind"), max_length=64)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    channel = models.CharField(_("channel"), max_length=64, blank=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    source = models.CharField(_("source"), max_length=64, default="api")
+    external_id = models.CharField(_("external id"), max_length=255, null=True, blank=True)
+    created_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        constraints = [
+            # A re-delivered event (same source, same id) is stored once.
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="activity_source_external_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="activity_lead_time_idx"),
+            models.Index(fields=["kind", "occurred_at"], name="activity_kind_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class OutcomeKind(models.TextChoices):
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    CONVERTED = "converted", _("Converted")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
+class LeadOutcome(models.Model):
+    """What finally became of a lead: the evidence that tells whether the score predicts sales."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="outcomes")
+    outcome = models.CharField(_("outcome"), max_length=20, choices=OutcomeKind.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    value = models.DecimalField(_("value"), max_digits=16, decimal_places=2, null=True, blank=True)
+    source = models.CharField(_("source"), max_length=64, default="crm")
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = _("outcome")
+        verbose_name_plural = _("outcomes")
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "outcome", "occurred_at"], name="outcome_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.occurred_at:%Y-%m-%d})"
+
+
+class ScoringModel(TimestampedModel):
+    """A named score (per product line, journey or customer base) edited as a draft.
+
+    The draft is the model's own fields plus its Criterion rows; publishing freezes them into an
+    immutable ScoringModelVersion, and only published versions score leads.
+    """
+
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    audience = models.JSONField(
+        _("audience"),
+        default=list,
+        blank=True,
+        help_text=_("Conditions a lead must meet to be scored."),
+    )
+    mql_threshold = models.DecimalField(
+        _("MQL threshold"), max_digits=10, decimal_places=2, default=100
+    )
+    bands = models.JSONField(_("bands"), default=list, blank=True)
+    grades = models.JSONField(_("grades (on the fit part)"), default=list, blank=True)
+    decay_half_life_days = models.FloatField(
+        _("default decay half-life (days)"), null=True, blank=True
+    )
+    published_version = models.ForeignKey(
+        "ScoringModelVersion",
+        verbose_name=_("published version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("scoring model")
+        verbose_name_plural = _("scoring models")
+        permissions = [
+            ("publish_scoringmodel", "Can publish a scoring model"),
+            ("propose_scoringmodel", "Can propose changes to a scoring model"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CriterionType(models.TextChoices):
+    ATTRIBUTE = "attribute", _("Profile (fit)")
+    ACTIVITY = "activity", _("Activity (engagement)")
+    FREQUENCY = "frequency", _("Frequency bonus")
+    INACTIVITY = "inactivity", _("Inactivity")
+
+
+class Criterion(models.Model):
+    """One rule of a draft model; `params` holds the type's keys as in the rules-as-code format."""
+
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="criteria"
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    name = models.CharField(_("name"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    type = models.CharField(_("type"), max_length=20, choices=CriterionType.choices)
+    points = models.DecimalField(_("points"), max_digits=10, decimal_places=2)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["scoring_model", "position", "id"]
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
+        constraints = [
+            models.UniqueConstraint(fields=["scoring_model", "name"], name="criterion_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScoringModelVersion(models.Model):
+    """An immutable published snapshot of a model's definition (the rules-as-code document)."""
+
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField(_("version"))
+    definition = models.JSONField(_("definition"))
+    note = models.TextField(_("change note"), blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(_("published at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["scoring_model", "-number"]
+        verbose_name = _("published version")
+        verbose_name_plural = _("published versions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scoring_model", "number"], name="version_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scoring_model} v{self.number}"
+
+
+class LeadScore(models.Model):
+    """A lead's current score in one model, with the explanation of every point."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores")
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores")
+    version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
+    total = models.DecimalField(_("score"), max_digits=12, decimal_places=2)
+    fit = models.DecimalField(_("fit"), max_digits=12, decimal_places=2)
+    engagement = models.DecimalField(_("engagement"), max_digits=12, decimal_places=2)
+    band = models.CharField(_("band"), max_length=40, blank=True)
+    grade = models.CharField(_("grade"), max_length=40, blank=True)
+    mql = models.BooleanField(_("MQL"), default=False)
+    explanation = models.JSONField(_("explanation"), default=list)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("lead score")
+        verbose_name_plural = _("lead scores")
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "scoring_model"], name="one_score_per_model"),
+        ]
+        indexes = [
+            models.Index(fields=["scoring_model", "-total"], name="score_model_total_idx"),
+            models.Index(fields=["scoring_model", "band"], name="score_model_band_idx"),
+            models.Index(fields=["scoring_model", "mql"], name="score_model_mql_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} · {self.scoring_model}: {self.total}"
+
+
+class HandoffStatus(models.TextChoices):
+    NEW = "new", _("New")
+    ACCEPTED = "accepted", _("Accepted (SAL)")
+    REJECTED = "rejected", _("Rejected")
+    QUALIFIED = "qualified", _("Qualified (SQL)")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class Handoff(TimestampedModel):
+    """A lead passed to sales after crossing a model's MQL threshold, with an SLA to follow up."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="handoffs"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.NEW
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handoffs",
+    )
+    score_at_handoff = models.DecimalField(_("score at handoff"), max_digits=12, decimal_places=2)
+    sla_due_at = models.DateTimeField(_("follow up by"))
+    reason = models.CharField(_("rejection reason"), max_length=120, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    outcome_value = models.DecimalField(
+        _("deal value"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["sla_due_at"]
+        verbose_name = _("handoff")
+        verbose_name_plural = _("handoffs")
+        permissions = [("work_handoff", "Can accept, reject and qualify handoffs")]
+        indexes = [
+            models.Index(fields=["status", "sla_due_at"], name="handoff_status_sla_idx"),
+            models.Index(fields=["scoring_model", "status"], name="handoff_model_status_idx"),
+            models.Index(fields=["owner", "status"], name="handoff_owner_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} → {self.get_status_display()}"

@@ -1,0 +1,70 @@
+"""Shared fixtures: a cast of users per role, and gating for tests that need real services.
+
+Tests marked `postgres`, `redis` or `worker` need DATABASE_URL / REDIS_URL. Without them (plain
+`make test` on a laptop) they are skipped with a reason; CI sets REQUIRE_SERVICES=1, which turns a
+missing service into a failure so those tests can never silently stop running.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+from scoring.roles import ADMIN, MARKETING, SALES
+
+
+def _has_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _has_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = []
+    if not _has_postgres():
+        missing.append(("postgres", "DATABASE_URL is not a PostgreSQL URL"))
+    if not _has_redis():
+        missing.append(("redis", "REDIS_URL is not set"))
+        missing.append(("worker", "REDIS_URL is not set (a live worker needs a broker)"))
+    if not _has_postgres():
+        missing.append(("worker", "a live worker needs PostgreSQL (DATABASE_URL)"))
+    required = os.environ.get("REQUIRE_SERVICES") == "1"
+    for item in items:
+        for marker, reason in missing:
+            if marker in item.keywords:
+                if required:
+                    raise pytest.UsageError(f"REQUIRE_SERVICES=1 but {reason} ({item.nodeid})")
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
+
+
+def _user(django_user_model, username: str, role: str | None, **extra):  # type: ignore[no-untyped-def]
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username, email=f"{username}@example.test", **extra
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def marketing_user(django_user_model):  # type: ignore[no-untyped-def]
+    return _user(django_user_model, "mia", MARKETING, is_staff=True)
+
+
+@pytest.fixture
+def sales_user(django_user_model):  # type: ignore[no-untyped-def]
+    return _user(django_user_model, "sam", SALES, is_staff=True)
+
+
+@pytest.fixture
+def admin_user_role(django_user_model):  # type: ignore[no-untyped-def]
+    return _user(django_user_model, "ada", ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def outsider(django_user_model):  # type: ignore[no-untyped-def]
+    return _user(django_user_model, "otto", None)
