@@ -1,0 +1,108 @@
+"""Streamed exports of lead scores as CSV or XLSX, safe to open in a spreadsheet."""
+
+import csv
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import IO, Any
+
+import xlsxwriter
+from django.utils import timezone
+
+from .models import LeadScore, ScoringModel
+
+SCORE_COLUMNS = [
+    "lead_external_id",
+    "email",
+    "score",
+    "fit",
+    "engagement",
+    "band",
+    "grade",
+    "mql",
+    "computed_at",
+]
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+CHUNK = 5000
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def score_rows(scoring_model: ScoringModel) -> Iterator[list[Any]]:
+    """One row per scored lead, highest score first, read from the database in chunks."""
+    queryset = (
+        LeadScore.objects.filter(scoring_model=scoring_model)
+        .order_by("-total", "lead_id")
+        .values_list(
+            "lead__external_id",
+            "lead__email",
+            "total",
+            "fit",
+            "engagement",
+            "band",
+            "grade",
+            "mql",
+            "computed_at",
+        )
+    )
+    for external_id, email, total, fit, engagement, band, grade, mql, computed_at in (
+        queryset.iterator(chunk_size=CHUNK)
+    ):
+        yield [
+            spreadsheet_safe(external_id or ""),
+            spreadsheet_safe(email),
+            total,
+            fit,
+            engagement,
+            spreadsheet_safe(band),
+            spreadsheet_safe(grade),
+            mql,
+            timezone.localtime(computed_at),
+        ]
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def write_csv(rows: Iterator[list[Any]], columns: list[str], out: IO[str]) -> int:
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+        count += 1
+    return count
+
+
+def write_xlsx(rows: Iterator[list[Any]], columns: list[str], path: str) -> int:
+    # constant_memory writes each row to disk as it goes, so a million rows never sit in memory.
+    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True})
+    sheet = workbook.add_worksheet("scores")
+    when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    for col, name in enumerate(columns):
+        sheet.write_string(0, col, name)
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if isinstance(value, datetime):
+                sheet.write_datetime(count, col, value, when)
+            elif isinstance(value, bool):
+                sheet.write_boolean(count, col, value)
+            elif isinstance(value, Decimal | int | float):
+                sheet.write_number(count, col, float(value))
+            elif value is None:
+                sheet.write_blank(count, col, None)
+            else:
+                sheet.write_string(count, col, str(value))
+    workbook.close()
+    return count
