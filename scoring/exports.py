@@ -50,9 +50,8 @@ def score_rows(scoring_model: ScoringModel) -> Iterator[list[Any]]:
             "computed_at",
         )
     )
-    for external_id, email, total, fit, engagement, band, grade, mql, computed_at in (
-        queryset.iterator(chunk_size=CHUNK)
-    ):
+    for row in queryset.iterator(chunk_size=CHUNK):
+        external_id, email, total, fit, engagement, band, grade, mql, computed_at = row
         yield [
             spreadsheet_safe(external_id or ""),
             spreadsheet_safe(email),

@@ -1,5 +1,7 @@
 """Celery tasks: thin, id-based, idempotent wrappers around the rescoring services."""
 
+from collections.abc import Iterable
+
 from celery import shared_task
 
 from .models import Lead
@@ -23,4 +25,12 @@ def rescore_model(scoring_model_id: int) -> int:
     ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), CHUNK_SIZE):
         rescore_leads.apply_async(args=[ids[start : start + CHUNK_SIZE], [slug]], queue="bulk")
+    return len(ids)
+
+
+def enqueue_rescore(lead_ids: Iterable[int], *, queue: str = "default") -> int:
+    """Send rescoring of these leads to the workers in chunks (run inline when tasks are eager)."""
+    ids = sorted(set(lead_ids))
+    for start in range(0, len(ids), CHUNK_SIZE):
+        rescore_leads.apply_async(args=[ids[start : start + CHUNK_SIZE]], queue=queue)
     return len(ids)

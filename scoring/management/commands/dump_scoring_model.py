@@ -12,7 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("--format", choices=["yaml", "json"], default="yaml")
         parser.add_argument(
-            "--published-version", type=int, dest="version_number", help="a published version number"
+            "--published-version",
+            type=int,
+            dest="version_number",
+            help="a published version number",
         )
 
     def handle(

@@ -1,9 +1,17 @@
-import sys
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from scoring.exports import SCORE_COLUMNS, score_rows, write_csv, write_xlsx
 from scoring.models import ScoringModel
+
+
+class _Unterminated:
+    """Lets csv.writer use the command's stdout, which would otherwise add a newline per write."""
+
+    def __init__(self, out: OutputWrapper) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(text, ending="")
 
 
 class Command(BaseCommand):
@@ -30,6 +38,6 @@ class Command(BaseCommand):
             with open(output, "w", newline="", encoding="utf-8") as handle:
                 count = write_csv(rows, SCORE_COLUMNS, handle)
         else:
-            count = write_csv(rows, SCORE_COLUMNS, sys.stdout)
+            count = write_csv(rows, SCORE_COLUMNS, _Unterminated(self.stdout))
         if output:
             self.stderr.write(f"{count} rows written to {output}")

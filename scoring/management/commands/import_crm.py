@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scoring.csv_import import crm_import
+from scoring.csv_import import ImportReport, crm_import
+from scoring.tasks import enqueue_rescore
 
 
 class Command(BaseCommand):
@@ -30,5 +31,7 @@ class Command(BaseCommand):
         if report.errors:
             raise CommandError(f"{len(report.errors)} rows could not be imported (listed above).")
 
-    def after_import(self, report: object) -> None:
-        """Rescore the touched leads (wired in once scoring services exist)."""
+    def after_import(self, report: ImportReport) -> None:
+        if report.touched_lead_ids:
+            count = enqueue_rescore(report.touched_lead_ids)
+            self.stdout.write(f"{count} leads sent for rescoring")

@@ -1,0 +1,63 @@
+"""A real Celery worker process against Redis and the test database in PostgreSQL."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
+    from leadscoring.celery import app
+
+    # Tasks left in the queues by an earlier run refer to rows that no longer exist.
+    redis.Redis.from_url(settings.REDIS_URL).delete("default", "bulk")
+    log_path = tmp_path / "worker.log"
+    env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "leadscoring", "worker", "-Q", "default,bulk",
+             "--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=INFO",
+             "-n", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: worker.poll() is not None or app.control.ping(timeout=0.5), timeout=60)
+        if worker.poll() is not None:
+            raise AssertionError("worker exited:\n" + log_path.read_text())
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        if os.environ.get("SHOW_WORKER_LOG"):
+            print(log_path.read_text())
