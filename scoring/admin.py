@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -111,6 +112,21 @@ class ScoringModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(LeadScore)
 class LeadScoreAdmin(admin.ModelAdmin):
+    fields = [
+        "lead", "scoring_model", "version", "total", "fit", "engagement", "band", "grade", "mql",
+        "computed_at", "explained",
+    ]  # fmt: skip
+    readonly_fields = ["explained"]
+
+    @admin.display(description=_("why these points"))
+    def explained(self, obj: LeadScore) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td style='text-align:right'>{}</td><td>{} ×</td></tr>",
+            ((c["criterion"], f"{c['points']:+g}", c["evidence_count"]) for c in obj.explanation),
+        )
+        return format_html("<table>{}</table>", rows) if obj.explanation else "—"
+
     list_display = [
         "lead",
         "scoring_model",

@@ -56,3 +56,19 @@ def test_logout_ends_the_session(client, marketing_user):
     client.force_login(marketing_user)
     client.post(reverse("logout"))
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_admin_lead_score_page_explains_every_point(client, marketing_user):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from scoring.models import LeadScore
+
+    call_command("seed_demo", force=True, stdout=StringIO())
+    score = LeadScore.objects.filter(lead__email="tanja.berger@gmx.de").get()
+    client.force_login(marketing_user)
+    page = client.get(reverse("admin:scoring_leadscore_change", args=[score.pk])).content.decode()
+    for contribution in score.explanation:
+        assert contribution["criterion"] in page
+    assert "Store locator" in page and "+20" in page

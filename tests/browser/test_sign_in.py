@@ -1,0 +1,52 @@
+"""A person signs in as each demo role and sees the overview and the admin."""
+
+import pytest
+from playwright.sync_api import expect
+
+from scoring.demo import DEMO_LOGINS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo(transactional_db):  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", force=True, stdout=StringIO())
+
+
+def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/")
+    assert "/login/" in page.url  # every page but login needs a signed-in user
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")
+
+
+@pytest.mark.parametrize(
+    "role, username, password", [login for login in DEMO_LOGINS if login[1] != "sales2"]
+)
+def test_each_demo_role_signs_in_and_sees_overview_and_admin(
+    demo, page, screenshot, role, username, password
+):
+    _sign_in(page, username, password)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.locator("#models").get_by_text("B2B SaaS", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Highest scores")).to_be_visible()
+    screenshot(f"overview-{role}")
+    page.get_by_role("link", name="Admin").click()
+    leads = page.locator("#content-main").get_by_role("link", name="Leads", exact=True)
+    expect(leads).to_be_visible()
+    screenshot(f"admin-{role}")
+
+
+def test_wrong_password_is_refused_with_a_message(demo, page, screenshot):
+    page.goto("/login/")
+    page.get_by_label("User name").fill("sales")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("did not match")).to_be_visible()
+    screenshot("login-refused")
