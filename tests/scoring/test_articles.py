@@ -1,4 +1,4 @@
-"""The articles' worked examples, end to end: shipped models, stored leads, rescored, stored scores."""
+"""The articles' worked examples end to end: shipped models, stored leads, stored scores."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal

@@ -158,4 +158,3 @@ def test_command_succeeds_on_clean_files(tmp_path, capsys):
     _write(tmp_path, accounts="external_id,name\nA-1,Ok GmbH\n")
     call_command("import_crm", str(tmp_path))
     assert "1 accounts created" in capsys.readouterr().out
-
