@@ -75,9 +75,12 @@ def parse_int(raw: str, column: str) -> int | None:
     if not raw.strip():
         return None
     try:
-        value = int(Decimal(raw.strip()))
-    except (InvalidOperation, ValueError):
+        number = Decimal(raw.strip())
+    except InvalidOperation:
         raise RowError(f"{column} {raw!r} is not a whole number") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise RowError(f"{column} {raw!r} is not a whole number")
+    value = int(number)
     if value < 0:
         raise RowError(f"{column} {raw!r} must not be negative")
     return value
@@ -229,7 +232,7 @@ def _account_item(row: dict[str, str]) -> dict[str, Any]:
         row,
         {
             "external_id": _require(row, "external_id"),
-            "name": _require(row, "name")[:255],
+            "name": _text(row, "name", Account) or _require(row, "name"),
             "domain": _text(row, "domain", Account).lower(),
             "industry": _text(row, "industry", Account),
             "employee_count": parse_int(row.get("employee_count", ""), "employee_count"),
@@ -264,8 +267,8 @@ def _lead_item(row: dict[str, str]) -> dict[str, Any]:
             validate_email(email)
         except ValidationError:
             raise RowError(f"email {email!r} is not an e-mail address") from None
-    stage = _text(row, "lifecycle_stage", Lead).lower() or LifecycleStage.LEAD
-    if stage not in _STAGES:
+    stage = _text(row, "lifecycle_stage", Lead).lower()
+    if stage and stage not in _STAGES:
         raise RowError(f"lifecycle_stage {stage!r} is not one of {', '.join(sorted(_STAGES))}")
     item = {
         "external_id": _require(row, "external_id"),
@@ -286,6 +289,8 @@ def _lead_item(row: dict[str, str]) -> dict[str, Any]:
     }
     if (row.get("created_at") or "").strip():
         item["created_at"] = parse_timestamp(row["created_at"], "created_at")
+    if not stage:
+        del item["lifecycle_stage"]  # a blank cell keeps the stage the lead already has
     return _present(row, item)
 
 

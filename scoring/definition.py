@@ -218,7 +218,7 @@ class _Reader:
             self.fail(path, "is required" if value is None else "must be a number")
         elif positive and value <= 0:
             self.fail(path, "must be greater than 0")
-        elif abs(value) > (_MAX_POINTS if points else _MAX_MAGNITUDE):
+        elif abs(value) >= (_MAX_POINTS if points else _MAX_MAGNITUDE):
             self.fail(path, "is too large")
         elif points and _decimal_places(value) > 2:
             self.fail(path, "must have at most 2 decimal places")
@@ -382,7 +382,7 @@ class _Reader:
             kwargs["where"] = self.conditions(data.get("where"), _at(prefix, "where"), "activity")
             kwargs["window_days"] = self.optional_positive(data, "window_days", prefix)
         if kind == "activity":
-            kwargs["count"] = data.get("count") or "each"
+            kwargs["count"] = "each" if data.get("count") is None else data["count"]
             if kwargs["count"] not in COUNT_MODES:
                 self.fail(_at(prefix, "count"), f"must be one of {', '.join(COUNT_MODES)}")
             kwargs["cap"] = self.optional_positive(data, "cap", prefix, points=True)

@@ -158,3 +158,14 @@ def test_command_succeeds_on_clean_files(tmp_path, capsys):
     _write(tmp_path, accounts="external_id,name\nA-1,Ok GmbH\n")
     call_command("import_crm", str(tmp_path))
     assert "1 accounts created" in capsys.readouterr().out
+
+
+def test_blank_stage_keeps_the_stage_and_fractional_counts_are_errors(tmp_path):
+    _write(tmp_path, leads="external_id,email,lifecycle_stage\nL-1,a@example.de,customer\n")
+    crm_import(directory=tmp_path)
+    _write(tmp_path, leads="external_id,email,lifecycle_stage\nL-1,a@example.de,\n")
+    crm_import(directory=tmp_path)
+    assert Lead.objects.get().lifecycle_stage == "customer"
+    _write(tmp_path, accounts="external_id,name,employee_count\nA-1,X GmbH,12.7\n")
+    report = crm_import(directory=tmp_path)
+    assert report.errors == ["accounts.csv:2: employee_count '12.7' is not a whole number"]

@@ -427,3 +427,15 @@ def test_date_value_survives_a_dump_round_trip() -> None:
         )
     )
     assert parse_model(dump_model(spec)) == spec
+
+
+def test_falsy_count_is_reported_not_silently_each():
+    from scoring.definition import DefinitionError, parse_model
+
+    data = {
+        "slug": "m", "name": "M", "mql_threshold": 10, "bands": [{"label": "a", "min": 0}],
+        "criteria": [{"name": "Visit", "type": "activity", "kinds": ["page_view"], "points": 1, "count": 0}],
+    }  # fmt: skip
+    with pytest.raises(DefinitionError) as caught:
+        parse_model(data)
+    assert [p.path for p in caught.value.problems] == ["criteria[0] (Visit).count"]

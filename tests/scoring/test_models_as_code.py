@@ -60,7 +60,9 @@ def test_dump_then_load_then_dump_is_identical_in_yaml_and_json(tmp_path):
 def test_loading_an_unchanged_model_does_not_publish_a_new_version(tmp_path):
     (tmp_path / "m.yaml").write_text(ISSUE_EXAMPLE)
     call_command("load_scoring_model", str(tmp_path / "m.yaml"), stdout=StringIO())
-    call_command("load_scoring_model", str(tmp_path / "m.yaml"), stdout=StringIO())
+    out = StringIO()
+    call_command("load_scoring_model", str(tmp_path / "m.yaml"), stdout=out)
+    assert "unchanged, version 1 stays live" in out.getvalue()
     assert ScoringModelVersion.objects.count() == 1
     changed = ISSUE_EXAMPLE.replace("points: 50, count: once", "points: 60, count: once")
     (tmp_path / "m.yaml").write_text(changed)

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scoring.definition import DefinitionError, dump_model, loads_model
+from scoring.models import ScoringModel
 from scoring.services import scoring_model_load
 
 
@@ -28,6 +29,11 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
         try:
             spec = loads_model(text)
+            live_before = (
+                ScoringModel.objects.filter(slug=spec.slug)
+                .values_list("published_version_id", flat=True)
+                .first()
+            )
             scoring_model, version = scoring_model_load(
                 data=dump_model(spec),
                 publish=not draft_only,
@@ -39,7 +45,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(exc.problems)} problem(s) in {file}; nothing was saved."
             ) from exc
-        state = f"published as version {version.number}" if version else "saved as draft"
+        if version is None:
+            state = "saved as draft"
+        elif version.pk == live_before:
+            state = f"unchanged, version {version.number} stays live"
+        else:
+            state = f"published as version {version.number}"
         self.stdout.write(
             f"{scoring_model.slug}: {scoring_model.criteria.count()} criteria, {state}."
         )
