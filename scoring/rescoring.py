@@ -4,13 +4,14 @@ Each chunk loads its leads (with accounts) and all their activities in two queri
 lead against every published model it belongs to, and upserts the LeadScore rows in one statement.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
@@ -18,7 +19,6 @@ from .engine import ActivityFact, LeadFacts, LeadScoreResult, applies_to, score_
 from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
 
 CHUNK_SIZE = 1000
-_SCORE_FIELDS = ["version", "total", "fit", "engagement", "band", "grade", "mql", "explanation"]
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,23 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
-def leads_rescore_chunk(
-    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
-) -> RescoreSummary:
-    summary = RescoreSummary()
+def compute_scores(
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime | None
+) -> tuple[list[LeadScore], dict[int, list[int]], int]:
+    """Score the leads in memory: (score rows, lead ids outside each model's audience, leads).
+
+    With `now` None each lead is evaluated at its stored score's computed_at (for verification).
+    """
     leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
     activities = activities_by_lead([lead.pk for lead in leads])
+    stored_at: dict[tuple[int, int], datetime] = {}
+    if now is None:
+        stored_at = {
+            (lead_id, model_id): at
+            for lead_id, model_id, at in LeadScore.objects.filter(lead_id__in=lead_ids).values_list(
+                "lead_id", "scoring_model_id", "computed_at"
+            )
+        }
     tz = timezone.get_default_timezone()
     rows: list[LeadScore] = []
     outside: dict[int, list[int]] = defaultdict(list)
@@ -118,25 +129,66 @@ def leads_rescore_chunk(
             if not applies_to(model.spec, facts):
                 outside[model.scoring_model_id].append(lead.pk)
                 continue
-            result = score_lead(model.spec, facts, activities.get(lead.pk, ()), now, tz)
-            rows.append(_score_row(lead.pk, model, result, now))
-            summary.per_model[model.spec.slug] = summary.per_model.get(model.spec.slug, 0) + 1
+            at = now or stored_at.get((lead.pk, model.scoring_model_id)) or timezone.now()
+            result = score_lead(model.spec, facts, activities.get(lead.pk, ()), at, tz)
+            rows.append(_score_row(lead.pk, model, result, at))
+    return rows, outside, len(leads)
+
+
+_UPSERT_COLUMNS = [
+    "lead_id", "scoring_model_id", "version_id", "total", "fit", "engagement", "band", "grade",
+    "mql", "explanation", "computed_at",
+]  # fmt: skip
+
+
+def scores_upsert(rows: Sequence[LeadScore]) -> int:
+    """Insert or update scores; a row never replaces one from a newer version or a later time.
+
+    Returns how many rows were written (refused stale writes are not counted).
+    """
+    table = LeadScore._meta.db_table
+    columns = ", ".join(_UPSERT_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _UPSERT_COLUMNS[2:])
+    written = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            batch = rows[start : start + 500]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"] * len(batch))
+            params: list[object] = []
+            for row in batch:
+                params += [
+                    row.lead_id, row.scoring_model_id, row.version_id, row.total, row.fit,
+                    row.engagement, row.band, row.grade, row.mql, json.dumps(row.explanation),
+                    row.computed_at,
+                ]  # fmt: skip
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608 - fixed names
+                f"ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET {updates} "
+                f"WHERE {table}.version_id <= excluded.version_id "
+                f"AND {table}.computed_at <= excluded.computed_at",
+                params,
+            )
+            written += cursor.rowcount
+    return written
+
+
+def leads_rescore_chunk(
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
+) -> RescoreSummary:
+    summary = RescoreSummary()
+    rows, outside, summary.leads = compute_scores(lead_ids=lead_ids, models=models, now=now)
+    slugs = {model.scoring_model_id: model.spec.slug for model in models}
+    for row in rows:
+        slug = slugs[row.scoring_model_id]
+        summary.per_model[slug] = summary.per_model.get(slug, 0) + 1
     with transaction.atomic():
-        LeadScore.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["lead", "scoring_model"],
-            update_fields=[*_SCORE_FIELDS, "computed_at"],
-            batch_size=1000,
-        )
+        summary.scores_written = scores_upsert(rows)
         for model_id, ids in outside.items():
             # A lead that left a model's audience no longer carries its score.
             removed, _ = LeadScore.objects.filter(
                 scoring_model_id=model_id, lead_id__in=ids
             ).delete()
             summary.scores_removed += removed
-    summary.leads = len(leads)
-    summary.scores_written = len(rows)
     return summary
 
 
@@ -166,3 +218,45 @@ def leads_rescore(
         for slug, n in part.per_model.items():
             total.per_model[slug] = total.per_model.get(slug, 0) + n
     return total
+
+
+@dataclass(frozen=True)
+class Drift:
+    lead_id: int
+    slug: str
+    problem: str
+
+
+def scores_verify(
+    *, slugs: Iterable[str] | None = None, chunk_size: int = CHUNK_SIZE
+) -> list[Drift]:
+    """Recompute every score from scratch at its own computed_at and list where storage differs."""
+    models = published_models(slugs=slugs)
+    by_id = {model.scoring_model_id: model for model in models}
+    drifts: list[Drift] = []
+    ids = Lead.objects.order_by("pk").values_list("pk", flat=True).iterator()
+    for chunk in _chunks(ids, chunk_size):
+        expected, outside, _ = compute_scores(lead_ids=chunk, models=models, now=None)
+        stored = {
+            (s.lead_id, s.scoring_model_id): s
+            for s in LeadScore.objects.filter(lead_id__in=chunk, scoring_model_id__in=by_id)
+        }
+        for row in expected:
+            slug = by_id[row.scoring_model_id].spec.slug
+            have = stored.pop((row.lead_id, row.scoring_model_id), None)
+            if have is None:
+                drifts.append(Drift(row.lead_id, slug, "no stored score"))
+            elif have.version_id != row.version_id:
+                drifts.append(
+                    Drift(row.lead_id, slug, f"scored with an older version ({have.version_id})")
+                )
+            else:
+                for name in ("total", "fit", "engagement", "band", "grade", "mql"):
+                    if getattr(have, name) != getattr(row, name):
+                        drifts.append(
+                            Drift(row.lead_id, slug, f"{name} stored {getattr(have, name)}, "
+                                  f"recomputed {getattr(row, name)}")
+                        )  # fmt: skip
+        for (lead_id, model_id), _score in stored.items():
+            drifts.append(Drift(lead_id, by_id[model_id].spec.slug, "outside the model's audience"))
+    return drifts
