@@ -1,0 +1,68 @@
+"""`make bench`: print `name=value` figures. Timing lives here, never in the test suite.
+
+For now it measures the pure engine on synthetic leads scored with the shipped B2B model
+(BENCH_ENGINE_LEADS leads, default 20,000, with a skewed number of activities each).
+"""
+
+import os
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from scoring.definition import loads_model
+from scoring.engine import ActivityFact, LeadFacts, score_lead
+
+ROOT = Path(__file__).resolve().parent.parent
+KINDS = ["page_view"] * 8 + ["email_open", "content_download", "webinar_attended", "demo_request"]
+URLS = ["/", "/pricing", "/features", "/blog/a", "/jobs/dev", "/products/x"]
+
+
+def synthetic_leads(count: int, now: datetime, rng: random.Random) -> list[tuple[LeadFacts, list]]:
+    leads = []
+    for _ in range(count):
+        account = {
+            "name": "Firma GmbH",
+            "employee_count": rng.choice([8, 15, 60, 150, 900]),
+            "is_target_account": rng.random() < 0.1,
+            "is_competitor": rng.random() < 0.01,
+        }
+        facts = LeadFacts(
+            fields={"job_title": rng.choice(["CTO", "Student", "Einkauf"]), "seniority": "director",
+                    "lifecycle_stage": "lead", "email_invalid": False, "unsubscribed": False},
+            account_fields=account,
+            account_attributes={},
+            created_at=now - timedelta(days=200),
+        )  # fmt: skip
+        activities = [
+            ActivityFact(
+                kind=rng.choice(KINDS),
+                occurred_at=now - timedelta(days=rng.random() * 150),
+                properties={"url": rng.choice(URLS), "channel": "web"},
+            )
+            for _ in range(int(rng.paretovariate(1.2) * 3))
+        ]
+        leads.append((facts, activities))
+    return leads
+
+
+def main() -> None:
+    count = int(os.environ.get("BENCH_ENGINE_LEADS", "20000"))
+    spec = loads_model((ROOT / "scoring" / "model_library" / "b2b-saas.yaml").read_text())
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    leads = synthetic_leads(count, now, random.Random(7))
+    activities = sum(len(a) for _, a in leads)
+    tz = ZoneInfo("Europe/Berlin")
+    started = time.perf_counter()
+    for facts, acts in leads:
+        score_lead(spec, facts, acts, now, tz)
+    seconds = time.perf_counter() - started
+    print(f"engine_leads={count}")
+    print(f"engine_activities={activities}")
+    print(f"engine_seconds={seconds:.3f}")
+    print(f"engine_leads_per_s={count / seconds:.0f}")
+
+
+if __name__ == "__main__":
+    main()
