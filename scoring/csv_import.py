@@ -170,7 +170,7 @@ def _parse_rows(
     return parsed
 
 
-def _dedupe_by(items: list[tuple[int, Any]], key: str, path: Path, report: ImportReport) -> list:
+def _dedupe_by(items: list[tuple[int, Any]], key: str) -> list:
     """Keep the last row per key within a batch, so a file may repeat a record."""
     latest: dict[Any, tuple[int, Any]] = {}
     for line, item in items:
@@ -249,7 +249,7 @@ def import_accounts(path: Path, report: ImportReport) -> None:
     for rows in _batches(path, report):
         items = _parse_rows(path, rows, _account_item, report)
         with transaction.atomic():
-            _upsert(Account, _dedupe_by(items, "external_id", path, report), report)
+            _upsert(Account, _dedupe_by(items, "external_id"), report)
 
 
 # --- leads ---------------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def _lead_item(row: dict[str, str]) -> dict[str, Any]:
 
 def import_leads(path: Path, report: ImportReport) -> None:
     for rows in _batches(path, report):
-        items = _dedupe_by(_parse_rows(path, rows, _lead_item, report), "external_id", path, report)
+        items = _dedupe_by(_parse_rows(path, rows, _lead_item, report), "external_id")
         account_keys = {i["account_external_id"] for _, i in items if i.get("account_external_id")}
         accounts = dict(
             Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk")
@@ -362,9 +362,7 @@ def _activity_item(row: dict[str, str]) -> dict[str, Any]:
 
 def import_activities(path: Path, report: ImportReport) -> None:
     for rows in _batches(path, report):
-        items = _dedupe_by(
-            _parse_rows(path, rows, _activity_item, report), "external_id", path, report
-        )
+        items = _dedupe_by(_parse_rows(path, rows, _activity_item, report), "external_id")
         leads = _lead_ids(i["lead_external_id"] for _, i in items)
         seen = set(
             Activity.objects.filter(

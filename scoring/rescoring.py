@@ -36,6 +36,10 @@ class RescoreSummary:
     per_model: dict[str, int] = field(default_factory=dict)
 
 
+def published_slug_exists(slug: str) -> bool:
+    return ScoringModel.objects.filter(slug=slug, published_version__isnull=False).exists()
+
+
 def published_models(*, slugs: Iterable[str] | None = None) -> list[PublishedModel]:
     models = ScoringModel.objects.filter(published_version__isnull=False).select_related(
         "published_version"

@@ -2,8 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scoring.models import ScoringModel
-from scoring.rescoring import leads_rescore
+from scoring.rescoring import leads_rescore, published_slug_exists
 
 
 class Command(BaseCommand):
@@ -13,12 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="slug of one scoring model")
 
     def handle(self, *args: object, model: str | None, **options: object) -> None:
-        if (
-            model
-            and not ScoringModel.objects.filter(
-                slug=model, published_version__isnull=False
-            ).exists()
-        ):
+        if model and not published_slug_exists(model):
             raise CommandError(f"No published scoring model {model!r}.")
         started = time.perf_counter()
         summary = leads_rescore(slugs=[model] if model else None)

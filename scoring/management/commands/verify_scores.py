@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from scoring.models import ScoringModel
-from scoring.rescoring import scores_verify
+from scoring.rescoring import published_slug_exists, scores_verify
 
 
 class Command(BaseCommand):
@@ -12,12 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--show", type=int, default=20, help="how many differences to list")
 
     def handle(self, *args: object, model: str | None, show: int, **options: object) -> None:
-        if (
-            model
-            and not ScoringModel.objects.filter(
-                slug=model, published_version__isnull=False
-            ).exists()
-        ):
+        if model and not published_slug_exists(model):
             raise CommandError(f"No published scoring model {model!r}.")
         drifts = scores_verify(slugs=[model] if model else None)
         for drift in drifts[:show]:
