@@ -11,17 +11,19 @@ from django.utils import timezone
 
 from .models import LeadScore, ScoringModel
 
-SCORE_COLUMNS = [
-    "lead_external_id",
-    "email",
-    "score",
-    "fit",
-    "engagement",
-    "band",
-    "grade",
-    "mql",
-    "computed_at",
-]
+# Export column -> where it comes from; the order is the file's column order.
+_SCORE_SOURCES = {
+    "lead_external_id": "lead__external_id",
+    "email": "lead__email",
+    "score": "total",
+    "fit": "fit",
+    "engagement": "engagement",
+    "band": "band",
+    "grade": "grade",
+    "mql": "mql",
+    "computed_at": "computed_at",
+}
+SCORE_COLUMNS = list(_SCORE_SOURCES)
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 CHUNK = 5000
 
@@ -38,30 +40,12 @@ def score_rows(scoring_model: ScoringModel) -> Iterator[list[Any]]:
     queryset = (
         LeadScore.objects.filter(scoring_model=scoring_model)
         .order_by("-total", "lead_id")
-        .values_list(
-            "lead__external_id",
-            "lead__email",
-            "total",
-            "fit",
-            "engagement",
-            "band",
-            "grade",
-            "mql",
-            "computed_at",
-        )
+        .values_list(*_SCORE_SOURCES.values())
     )
     for row in queryset.iterator(chunk_size=CHUNK):
-        external_id, email, total, fit, engagement, band, grade, mql, computed_at = row
-        yield [
-            spreadsheet_safe(external_id or ""),
-            spreadsheet_safe(email),
-            total,
-            fit,
-            engagement,
-            spreadsheet_safe(band),
-            spreadsheet_safe(grade),
-            mql,
-            timezone.localtime(computed_at),
+        *values, computed_at = row
+        yield [spreadsheet_safe(v if v is not None else "") for v in values] + [
+            timezone.localtime(computed_at)
         ]
 
 
