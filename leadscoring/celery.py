@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadscoring.settings")
 
@@ -13,7 +14,13 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
-    """Every periodic job lives here, each with when and why.
+    """Every periodic job lives here, each with when and why."""
+    from scoring import tasks
 
-    Later features register theirs here (daily decay refresh, SLA breach sweep).
-    """
+    # Decay, look-back windows and inactivity move scores while nothing happens; refresh them
+    # at night, when the bulk queue is idle.
+    sender.add_periodic_task(
+        crontab(hour=2, minute=30), tasks.refresh_time_dependent_scores.s(), name="daily decay"
+    )
+    # Rescore requests whose flush task got lost (a restart between commit and send).
+    sender.add_periodic_task(60.0, tasks.rescore_pending_sweep.s(), name="pending rescore sweep")

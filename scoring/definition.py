@@ -44,8 +44,9 @@ OPERATORS: Final = (
 )
 _MODEL_KEYS: Final = (
     "slug", "name", "description", "mql_threshold", "decay_half_life_days", "audience", "bands",
-    "grades", "criteria",
+    "grades", "sla_hours", "sla_by_kind", "criteria",
 )
+DEFAULT_SLA_HOURS: Final = 48
 # fmt: on
 DATE_FIELDS: Final = ("lead.birthday", "lead.created_at")
 CRITERION_TYPES: Final = ("attribute", "activity", "frequency", "inactivity")
@@ -161,6 +162,14 @@ class Band:
     min: Number
 
 
+@dataclass(frozen=True, slots=True)
+class KindSla:
+    """Follow up a handoff triggered by this activity kind within `hours`."""
+
+    kind: str
+    hours: Number
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     slug: str
@@ -171,6 +180,8 @@ class ModelSpec:
     audience: tuple[Condition, ...] = ()
     bands: tuple[Band, ...]
     grades: tuple[Band, ...] = ()
+    sla_hours: Number = DEFAULT_SLA_HOURS
+    sla_by_kind: tuple[KindSla, ...] = ()
     criteria: tuple[Criterion, ...]
 
 
@@ -417,6 +428,22 @@ class _Reader:
                 bands.append(Band(label, low))
         return tuple(sorted(bands, key=lambda b: b.min))
 
+    def kind_slas(self, value: object, key: str) -> tuple[KindSla, ...]:
+        slas: list[KindSla] = []
+        for i, item in enumerate(self.items(value, key)):
+            path = _at(key, i)
+            if not isinstance(item, Mapping):
+                self.fail(path, "must be a mapping with kind and hours")
+                continue
+            self.unknown_keys(item, ("kind", "hours"), path)
+            kind = self.text(item.get("kind"), _at(path, "kind"), max_length=64)
+            hours = self.number(item.get("hours"), _at(path, "hours"), positive=True)
+            if kind is not None and any(s.kind == kind for s in slas):
+                self.fail(_at(path, "kind"), "duplicate kind")
+            elif kind is not None and hours is not None:
+                slas.append(KindSla(kind, hours))
+        return tuple(slas)
+
 
 def validate_condition(data: object, path: str = "", *, scope: Scope = "lead") -> list[Problem]:
     """Problems of one condition; scope "lead" for audience/attribute fields, else "activity"."""
@@ -450,6 +477,12 @@ def parse_model(data: Mapping[str, Any]) -> ModelSpec:
         "audience": read.conditions(data.get("audience"), "audience", "lead"),
         "bands": read.bands(data.get("bands"), "bands", required=True),
         "grades": read.bands(data.get("grades"), "grades", required=False),
+        "sla_hours": (
+            DEFAULT_SLA_HOURS
+            if data.get("sla_hours") is None
+            else read.number(data.get("sla_hours"), "sla_hours", positive=True)
+        ),
+        "sla_by_kind": read.kind_slas(data.get("sla_by_kind"), "sla_by_kind"),
     }
     if data.get("criteria") is None:
         read.fail("criteria", "is required (may be an empty list)")

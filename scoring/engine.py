@@ -434,3 +434,22 @@ def band_for(bands: Sequence[Band], value: Decimal) -> str | None:
         if to_decimal(band.min) <= value:
             label = band.label
     return label
+
+
+def is_time_dependent(spec: ModelSpec) -> bool:
+    """Whether the model's scores change as time passes with no new data (decay, windows,
+    inactivity), so they need the daily refresh."""
+    for criterion in spec.criteria:
+        if not criterion.enabled:
+            continue
+        if isinstance(criterion, InactivityCriterion):
+            return True
+        if isinstance(criterion, FrequencyCriterion) and criterion.window_days is not None:
+            return True
+        if isinstance(criterion, ActivityCriterion) and (
+            criterion.window_days is not None
+            or criterion.half_life_days is not None
+            or spec.decay_half_life_days is not None
+        ):
+            return True
+    return False

@@ -208,6 +208,13 @@ class ScoringModel(TimestampedModel):
     decay_half_life_days = models.FloatField(
         _("default decay half-life (days)"), null=True, blank=True
     )
+    sla_hours = models.FloatField(_("follow up within (hours)"), default=48)
+    sla_by_kind = models.JSONField(
+        _("follow-up time by triggering activity"),
+        default=list,
+        blank=True,
+        help_text=_('For example [{"kind": "webinar_attended", "hours": 12}].'),
+    )
     published_version = models.ForeignKey(
         "ScoringModelVersion",
         verbose_name=_("published version"),
@@ -331,6 +338,9 @@ class HandoffStatus(models.TextChoices):
     LOST = "lost", _("Lost")
 
 
+OPEN_HANDOFF_STATUSES = (HandoffStatus.NEW, HandoffStatus.ACCEPTED, HandoffStatus.QUALIFIED)
+
+
 class Handoff(TimestampedModel):
     """A lead passed to sales after crossing a model's MQL threshold, with an SLA to follow up."""
 
@@ -350,7 +360,14 @@ class Handoff(TimestampedModel):
         related_name="handoffs",
     )
     score_at_handoff = models.DecimalField(_("score at handoff"), max_digits=12, decimal_places=2)
+    trigger = models.CharField(
+        _("triggered by"),
+        max_length=200,
+        blank=True,
+        help_text=_("The latest activity when the lead crossed the threshold."),
+    )
     sla_due_at = models.DateTimeField(_("follow up by"))
+    sla_breached_at = models.DateTimeField(_("SLA breached at"), null=True, blank=True)
     reason = models.CharField(_("rejection reason"), max_length=120, blank=True)
     note = models.TextField(_("note"), blank=True)
     outcome_value = models.DecimalField(
@@ -367,6 +384,182 @@ class Handoff(TimestampedModel):
             models.Index(fields=["scoring_model", "status"], name="handoff_model_status_idx"),
             models.Index(fields=["owner", "status"], name="handoff_owner_status_idx"),
         ]
+        constraints = [
+            # A lead already with sales in this model is not handed over a second time.
+            models.UniqueConstraint(
+                fields=["lead", "scoring_model"],
+                condition=models.Q(status__in=OPEN_HANDOFF_STATUSES),
+                name="one_open_handoff_per_model",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.lead} → {self.get_status_display()}"
+
+
+class HandoffAction(models.Model):
+    """The log of a handoff: who did what and when (created, accepted, rejected, ...)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Handed over")
+        ASSIGNED = "assigned", _("Assigned")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        QUALIFIED = "qualified", _("Qualified")
+        WON = "won", _("Won")
+        LOST = "lost", _("Lost")
+        SLA_BREACHED = "sla_breached", _("SLA breached")
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(_("action"), max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        ordering = ["handoff", "at", "id"]
+        verbose_name = _("handoff action")
+        verbose_name_plural = _("handoff actions")
+        indexes = [models.Index(fields=["kind", "at"], name="handoff_action_kind_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.handoff_id}: {self.kind}"
+
+
+class RejectionReason(models.Model):
+    """A reason sales may give for rejecting a handoff; the list is kept in the admin."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label = models.CharField(_("label"), max_length=120)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("offered"), default=True)
+
+    class Meta:
+        ordering = ["position", "label"]
+        verbose_name = _("rejection reason")
+        verbose_name_plural = _("rejection reasons")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ScoreEventKind(models.TextChoices):
+    MQL_REACHED = "mql_reached", _("Became MQL")
+    MQL_LOST = "mql_lost", _("Fell below the MQL threshold")
+    BAND_CHANGED = "band_changed", _("Band changed")
+
+
+class ScoreEvent(models.Model):
+    """A threshold crossing of a lead's score, with when and why."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_events")
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="score_events"
+    )
+    version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("event"), max_length=20, choices=ScoreEventKind.choices)
+    from_total = models.DecimalField(
+        _("score before"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    to_total = models.DecimalField(_("score after"), max_digits=12, decimal_places=2)
+    from_band = models.CharField(_("band before"), max_length=40, blank=True)
+    to_band = models.CharField(_("band after"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    occurred_at = models.DateTimeField(_("at"))
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("score event")
+        verbose_name_plural = _("score events")
+        indexes = [
+            models.Index(
+                fields=["scoring_model", "kind", "occurred_at"], name="event_model_kind_idx"
+            ),
+            models.Index(fields=["lead", "occurred_at"], name="event_lead_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} {self.kind} in {self.scoring_model_id}"
+
+
+class RescoreRun(models.Model):
+    """One full rescore of a model (after a publish, or the daily refresh), with its progress."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        SUPERSEDED = "superseded", _("Superseded by a newer run")
+        FAILED = "failed", _("Finished with failures")
+
+    class Trigger(models.TextChoices):
+        PUBLISH = "publish", _("Publish")
+        DAILY = "daily", _("Daily refresh")
+        MANUAL = "manual", _("Manual")
+
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="rescore_runs"
+    )
+    version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
+    trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.RUNNING
+    )
+    total = models.PositiveIntegerField(_("leads"), default=0)
+    done = models.PositiveIntegerField(_("leads done"), default=0)
+    failed = models.PositiveIntegerField(_("leads failed"), default=0)
+    chunks = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_finished = models.PositiveIntegerField(_("chunks finished"), default=0)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("rescore run")
+        verbose_name_plural = _("rescore runs")
+        indexes = [models.Index(fields=["scoring_model", "status"], name="run_model_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scoring_model} v{self.version_id} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if self.finished_at else 0
+        return min(100, (self.done + self.failed) * 100 // self.total)
+
+
+class RescoreChunk(models.Model):
+    """A finished chunk of a run; it makes a redelivered chunk task count only once."""
+
+    run = models.ForeignKey(RescoreRun, on_delete=models.CASCADE, related_name="+")
+    first_lead_id = models.BigIntegerField()
+    leads = models.PositiveIntegerField(default=0)
+    failed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "first_lead_id"], name="chunk_once_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} from lead {self.first_lead_id}"
+
+
+class PendingRescore(models.Model):
+    """A lead whose data changed and waits to be rescored; bursts collapse into one row."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["requested_at"], name="pending_requested_idx")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} since {self.requested_at:%Y-%m-%d %H:%M:%S}"

@@ -14,6 +14,7 @@ from itertools import islice
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .crossings import crossings_record, scores_lock
 from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
 from .engine import ActivityFact, LeadFacts, LeadScoreResult, applies_to, score_lead
 from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
@@ -33,6 +34,8 @@ class RescoreSummary:
     leads: int = 0
     scores_written: int = 0
     scores_removed: int = 0
+    events: int = 0
+    handoffs: int = 0
     per_model: dict[str, int] = field(default_factory=dict)
 
 
@@ -107,10 +110,18 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
+@dataclass
+class ChunkScores:
+    rows: list[LeadScore]
+    outside: dict[int, list[int]]  # model id -> lead ids outside its audience
+    leads: int
+    latest: dict[int, ActivityFact]  # lead id -> its latest activity (the handoff's trigger)
+
+
 def compute_scores(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime | None
-) -> tuple[list[LeadScore], dict[int, list[int]], int]:
-    """Score the leads in memory: (score rows, lead ids outside each model's audience, leads).
+) -> ChunkScores:
+    """Score the leads in memory.
 
     With `now` None each lead is evaluated at its stored score's computed_at (for verification).
     """
@@ -125,18 +136,20 @@ def compute_scores(
             )
         }
     tz = timezone.get_default_timezone()
-    rows: list[LeadScore] = []
-    outside: dict[int, list[int]] = defaultdict(list)
+    chunk = ChunkScores([], defaultdict(list), len(leads), {})
     for lead in leads:
         facts = lead_facts(lead)
+        lead_activities = activities.get(lead.pk, ())
         for model in models:
             if not applies_to(model.spec, facts):
-                outside[model.scoring_model_id].append(lead.pk)
+                chunk.outside[model.scoring_model_id].append(lead.pk)
                 continue
             at = now or stored_at.get((lead.pk, model.scoring_model_id)) or timezone.now()
-            result = score_lead(model.spec, facts, activities.get(lead.pk, ()), at, tz)
-            rows.append(_score_row(lead.pk, model, result, at))
-    return rows, outside, len(leads)
+            result = score_lead(model.spec, facts, lead_activities, at, tz)
+            chunk.rows.append(_score_row(lead.pk, model, result, at))
+        if lead_activities:
+            chunk.latest[lead.pk] = max(lead_activities, key=lambda a: a.occurred_at)
+    return chunk
 
 
 _UPSERT_COLUMNS = [
@@ -145,15 +158,16 @@ _UPSERT_COLUMNS = [
 ]  # fmt: skip
 
 
-def scores_upsert(rows: Sequence[LeadScore]) -> int:
-    """Insert or update scores; a row never replaces one from a newer version or a later time.
+def scores_upsert(rows: Sequence[LeadScore]) -> set[tuple[int, int]]:
+    """Insert or update scores; a row never replaces one from a newer version, nor, within the
+    same version, one computed at a later time (from newer data).
 
-    Returns how many rows were written (refused stale writes are not counted).
+    Returns the (lead id, model id) pairs written (refused stale writes are left out).
     """
     table = LeadScore._meta.db_table
     columns = ", ".join(_UPSERT_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _UPSERT_COLUMNS[2:])
-    written = 0
+    written: set[tuple[int, int]] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             batch = rows[start : start + 500]
@@ -168,26 +182,40 @@ def scores_upsert(rows: Sequence[LeadScore]) -> int:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608 - fixed names
                 f"ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET {updates} "
-                f"WHERE {table}.version_id <= excluded.version_id "
-                f"AND {table}.computed_at <= excluded.computed_at",
+                f"WHERE {table}.version_id < excluded.version_id "
+                f"OR ({table}.version_id = excluded.version_id "
+                f"AND {table}.computed_at <= excluded.computed_at) "
+                f"RETURNING lead_id, scoring_model_id",
                 params,
             )
-            written += cursor.rowcount
+            written.update(map(tuple, cursor.fetchall()))
     return written
 
 
 def leads_rescore_chunk(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
 ) -> RescoreSummary:
+    """Score a chunk of leads and store it in one transaction, with the crossings it causes."""
     summary = RescoreSummary()
-    rows, outside, summary.leads = compute_scores(lead_ids=lead_ids, models=models, now=now)
-    slugs = {model.scoring_model_id: model.spec.slug for model in models}
-    for row in rows:
-        slug = slugs[row.scoring_model_id]
+    chunk = compute_scores(lead_ids=lead_ids, models=models, now=now)
+    summary.leads = chunk.leads
+    by_id = {model.scoring_model_id: model for model in models}
+    for row in chunk.rows:
+        slug = by_id[row.scoring_model_id].spec.slug
         summary.per_model[slug] = summary.per_model.get(slug, 0) + 1
     with transaction.atomic():
-        summary.scores_written = scores_upsert(rows)
-        for model_id, ids in outside.items():
+        before = scores_lock(lead_ids=lead_ids, model_ids=list(by_id))
+        written = scores_upsert(chunk.rows)
+        summary.scores_written = len(written)
+        changed = [
+            (before.get(key), row)
+            for row in chunk.rows
+            if (key := (row.lead_id, row.scoring_model_id)) in written
+        ]
+        summary.events, summary.handoffs = crossings_record(
+            changed=changed, models=by_id, latest=chunk.latest
+        )
+        for model_id, ids in chunk.outside.items():
             # A lead that left a model's audience no longer carries its score.
             removed, _ = LeadScore.objects.filter(
                 scoring_model_id=model_id, lead_id__in=ids
@@ -219,6 +247,8 @@ def leads_rescore(
         total.leads += part.leads
         total.scores_written += part.scores_written
         total.scores_removed += part.scores_removed
+        total.events += part.events
+        total.handoffs += part.handoffs
         for slug, n in part.per_model.items():
             total.per_model[slug] = total.per_model.get(slug, 0) + n
     return total
@@ -240,7 +270,8 @@ def scores_verify(
     drifts: list[Drift] = []
     ids = Lead.objects.order_by("pk").values_list("pk", flat=True).iterator()
     for chunk in _chunks(ids, chunk_size):
-        expected, outside, _ = compute_scores(lead_ids=chunk, models=models, now=None)
+        computed = compute_scores(lead_ids=chunk, models=models, now=None)
+        expected = computed.rows
         stored = {
             (s.lead_id, s.scoring_model_id): s
             for s in LeadScore.objects.filter(lead_id__in=chunk, scoring_model_id__in=by_id)

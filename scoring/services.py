@@ -43,6 +43,8 @@ def scoring_model_draft_definition(*, scoring_model: ScoringModel) -> dict[str, 
         "audience": scoring_model.audience,
         "bands": scoring_model.bands,
         "grades": scoring_model.grades,
+        "sla_hours": _plain_number(scoring_model.sla_hours),
+        "sla_by_kind": scoring_model.sla_by_kind,
         "criteria": criteria,
     }
     return data
@@ -62,6 +64,8 @@ def _write_draft(scoring_model: ScoringModel, spec: ModelSpec) -> None:
     scoring_model.audience = canonical.get("audience", [])
     scoring_model.bands = canonical["bands"]
     scoring_model.grades = canonical.get("grades", [])
+    scoring_model.sla_hours = spec.sla_hours
+    scoring_model.sla_by_kind = canonical.get("sla_by_kind", [])
     scoring_model.save()
     scoring_model.criteria.all().delete()
     rows = []

@@ -1,36 +1,90 @@
-"""Celery tasks: thin, id-based, idempotent wrappers around the rescoring services."""
+"""Celery tasks: thin, id-based, idempotent wrappers around the rescoring services.
 
-from collections.abc import Iterable
+Queues: "default" for fresh activities (kept fast), "bulk" for the chunks of full runs.
+"""
 
 from celery import shared_task
+from django.db import transaction
 
-from .models import Lead
-from .rescoring import CHUNK_SIZE, leads_rescore
+from .engine import is_time_dependent
+from .ingest import flush_flag_clear, flush_schedule, pending_take
+from .models import PendingRescore, RescoreRun
+from .rescoring import leads_rescore, published_models
+from .runs import ChunkRange, run_chunk, run_chunk_failed, run_start
+
+# Leads rescored per transaction when draining the pending queue, and transactions per task.
+PENDING_BATCH = 500
+PENDING_ROUNDS = 20
+_TASK = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(**_TASK)
 def rescore_leads(lead_ids: list[int], slugs: list[str] | None = None) -> int:
     """Rescore some leads; safe to run twice (it recomputes from the data, then upserts)."""
     return leads_rescore(lead_ids=lead_ids, slugs=slugs).scores_written
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def rescore_model(scoring_model_id: int) -> int:
-    """Fan a full rescore of one model out into chunks on the bulk queue."""
-    from .models import ScoringModel
+@shared_task(**_TASK)
+def rescore_pending() -> int:
+    """Rescore the leads waiting in PendingRescore, a batch per transaction.
 
-    slug = ScoringModel.objects.filter(pk=scoring_model_id).values_list("slug", flat=True).first()
-    if slug is None:
-        return 0
-    ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), CHUNK_SIZE):
-        rescore_leads.apply_async(args=[ids[start : start + CHUNK_SIZE], [slug]], queue="bulk")
-    return len(ids)
+    A crash rolls its batch back into the queue, so no request is lost; a busy queue is handed
+    on to a fresh task instead of one task running forever.
+    """
+    flush_flag_clear()
+    rescored = 0
+    for _ in range(PENDING_ROUNDS):
+        with transaction.atomic():
+            lead_ids = pending_take(PENDING_BATCH)
+            if not lead_ids:
+                return rescored
+            leads_rescore(lead_ids=lead_ids)
+        rescored += len(lead_ids)
+    flush_schedule()
+    return rescored
 
 
-def enqueue_rescore(lead_ids: Iterable[int], *, queue: str = "default") -> int:
-    """Send rescoring of these leads to the workers in chunks (run inline when tasks are eager)."""
-    ids = sorted(set(lead_ids))
-    for start in range(0, len(ids), CHUNK_SIZE):
-        rescore_leads.apply_async(args=[ids[start : start + CHUNK_SIZE]], queue=queue)
-    return len(ids)
+@shared_task(**_TASK)
+def rescore_pending_sweep() -> None:
+    """Safety net: start a flush when requests wait but their task was lost (e.g. a restart)."""
+    if PendingRescore.objects.exists():
+        flush_flag_clear()
+        flush_schedule()
+
+
+@shared_task(**_TASK)
+def rescore_model(scoring_model_id: int, trigger: str = RescoreRun.Trigger.PUBLISH) -> int | None:
+    """Start a full run of the model's published version, fanned out in chunks on "bulk"."""
+    run, ranges = run_start(scoring_model_id=scoring_model_id, trigger=trigger)
+    if run is None:
+        return None
+    for chunk in ranges:
+        rescore_run_chunk.apply_async(
+            args=[run.pk, chunk.first_id, chunk.last_id, chunk.leads], queue="bulk"
+        )
+    return run.pk
+
+
+@shared_task(bind=True, max_retries=3, **_TASK)
+def rescore_run_chunk(self, run_id: int, first_id: int, last_id: int, leads: int) -> str:
+    chunk = ChunkRange(first_id, last_id, leads)
+    try:
+        return run_chunk(run_id=run_id, chunk=chunk)
+    except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            run_chunk_failed(run_id=run_id, chunk=chunk)
+            raise
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task(**_TASK)
+def refresh_time_dependent_scores() -> list[int]:
+    """Daily: rescore the models whose scores move with time alone (decay, windows, inactivity)."""
+    started = []
+    for model in published_models():
+        if is_time_dependent(model.spec):
+            rescore_model.apply_async(
+                args=[model.scoring_model_id, RescoreRun.Trigger.DAILY], queue="bulk"
+            )
+            started.append(model.scoring_model_id)
+    return started

@@ -51,10 +51,8 @@ def test_an_older_version_never_overwrites_a_newer_score(leads):
     # A late task still holding the old version tries to write its result.
     from scoring.rescoring import compute_scores
 
-    stale_rows, _, _ = compute_scores(
-        lead_ids=[target.pk], models=old_models, now=NOW + timedelta(1)
-    )
-    assert scores_upsert(stale_rows) == 0
+    stale = compute_scores(lead_ids=[target.pk], models=old_models, now=NOW + timedelta(1))
+    assert scores_upsert(stale.rows) == set()
     assert LeadScore.objects.get(lead=target).version == model.versions.get(number=2)
 
 

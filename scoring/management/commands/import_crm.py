@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scoring.csv_import import ImportReport, crm_import
-from scoring.tasks import enqueue_rescore
+from scoring.ingest import rescore_request
 
 
 class Command(BaseCommand):
@@ -33,5 +33,5 @@ class Command(BaseCommand):
 
     def after_import(self, report: ImportReport) -> None:
         if report.touched_lead_ids:
-            count = enqueue_rescore(report.touched_lead_ids)
-            self.stdout.write(f"{count} leads sent for rescoring")
+            rescore_request(report.touched_lead_ids)
+            self.stdout.write(f"{len(report.touched_lead_ids)} leads sent for rescoring")

@@ -1,0 +1,131 @@
+"""Threshold crossings: a rescore that moves a lead into or out of MQL, or into another band.
+
+Each crossing becomes a ScoreEvent with a readable reason; crossing into MQL opens a handoff.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from .engine import ActivityFact
+from .handoffs import MqlCrossing, handoffs_open
+from .models import LeadScore, ScoreEvent, ScoreEventKind
+from .signals import score_events_recorded
+
+if TYPE_CHECKING:
+    from .rescoring import PublishedModel
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    total: Decimal
+    band: str
+    mql: bool
+    version_id: int
+    explanation: list[dict[str, Any]]
+
+
+def scores_lock(
+    *, lead_ids: Sequence[int], model_ids: Sequence[int]
+) -> dict[tuple[int, int], StoredScore]:
+    """The stored scores of these leads, locked until commit so crossings are seen only once."""
+    rows = (
+        LeadScore.objects.select_for_update()
+        .filter(lead_id__in=lead_ids, scoring_model_id__in=model_ids)
+        .order_by("lead_id", "scoring_model_id")
+        .values_list(
+            "lead_id", "scoring_model_id", "total", "band", "mql", "version_id", "explanation"
+        )
+    )
+    return {
+        (lead_id, model_id): StoredScore(total, band, mql, version_id, explanation or [])
+        for lead_id, model_id, total, band, mql, version_id, explanation in rows
+    }
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:.2f}".removesuffix(".00")
+
+
+def _changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """The criteria whose points moved, biggest first: "Webinar +15, Inactive 30 days -10"."""
+    old = {c["criterion"]: Decimal(str(c["points"])) for c in before}
+    new = {c["criterion"]: Decimal(str(c["points"])) for c in after}
+    deltas = [
+        (name, new.get(name, Decimal(0)) - old.get(name, Decimal(0)))
+        for name in dict.fromkeys([*new, *old])
+    ]
+    moved = sorted((d for d in deltas if d[1]), key=lambda d: -abs(d[1]))
+    parts = [f"{name} {'+' if delta > 0 else ''}{_amount(delta)}" for name, delta in moved[:4]]
+    if len(moved) > 4:
+        parts.append(f"{len(moved) - 4} more")
+    return ", ".join(parts)
+
+
+def _reason(before: StoredScore | None, row: LeadScore, threshold: Decimal, number: int) -> str:
+    start = "new score" if before is None else f"score {_amount(before.total)}"
+    text = f"{start} → {_amount(row.total)} (MQL at {_amount(threshold)})"
+    if before is not None and before.version_id != row.version_id:
+        text += f"; rules changed (version {number})"
+    changes = _changes(before.explanation if before else [], row.explanation)
+    return f"{text}; {changes}" if changes else f"{text}; time passed (decay or windows)"
+
+
+def crossings_record(
+    *,
+    changed: Sequence[tuple[StoredScore | None, LeadScore]],
+    models: Mapping[int, "PublishedModel"],
+    latest: Mapping[int, ActivityFact],
+) -> tuple[int, int]:
+    """Record the events of freshly written scores and open handoffs; returns (events, handoffs)."""
+    events: list[ScoreEvent] = []
+    crossings: list[MqlCrossing] = []
+    for before, row in changed:
+        model = models[row.scoring_model_id]
+        threshold = Decimal(repr(model.spec.mql_threshold))
+        kinds = []
+        if row.mql and (before is None or not before.mql):
+            kinds.append(ScoreEventKind.MQL_REACHED)
+            trigger = latest.get(row.lead_id)
+            crossings.append(
+                MqlCrossing(
+                    lead_id=row.lead_id,
+                    scoring_model_id=row.scoring_model_id,
+                    spec=model.spec,
+                    total=row.total,
+                    at=row.computed_at,
+                    trigger_kind=trigger.kind if trigger else "",
+                    trigger_at=trigger.occurred_at if trigger else None,
+                )
+            )
+        elif before is not None and before.mql and not row.mql:
+            kinds.append(ScoreEventKind.MQL_LOST)
+        if before is not None and before.band != row.band:
+            kinds.append(ScoreEventKind.BAND_CHANGED)
+        if not kinds:
+            continue
+        reason = _reason(before, row, threshold, model.version.number)
+        events.extend(
+            ScoreEvent(
+                lead_id=row.lead_id,
+                scoring_model_id=row.scoring_model_id,
+                version_id=row.version_id,
+                kind=kind,
+                from_total=before.total if before else None,
+                to_total=row.total,
+                from_band=before.band if before else "",
+                to_band=row.band,
+                reason=reason,
+                occurred_at=row.computed_at,
+            )
+            for kind in kinds
+        )
+    if events:
+        saved = ScoreEvent.objects.bulk_create(events)
+        ids = [e.pk for e in saved]
+        transaction.on_commit(lambda: score_events_recorded.send(sender=ScoreEvent, event_ids=ids))
+    handoffs = handoffs_open(crossings=crossings)
+    return len(events), len(handoffs)

@@ -1,0 +1,236 @@
+"""Handoffs to sales: opened when a lead becomes an MQL, then accepted, rejected, qualified, closed.
+
+Every action moves the lead's lifecycle stage along, is logged with user and time, and is
+announced with the `handoff_changed` signal after commit.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .definition import ModelSpec
+from .models import (
+    OPEN_HANDOFF_STATUSES,
+    Handoff,
+    HandoffAction,
+    HandoffStatus,
+    Lead,
+    LeadOutcome,
+    LifecycleStage,
+    OutcomeKind,
+    RejectionReason,
+)
+from .signals import handoff_changed
+
+# Stages a lead leaves when it becomes an MQL; later stages are not moved back.
+_BEFORE_MQL = (LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED)
+
+
+class HandoffError(ValueError):
+    """An action that the handoff's current status does not allow, or bad input for it."""
+
+
+@dataclass(frozen=True)
+class MqlCrossing:
+    lead_id: int
+    scoring_model_id: int
+    spec: ModelSpec
+    total: Decimal
+    at: datetime
+    trigger_kind: str = ""
+    trigger_at: datetime | None = None
+
+
+def sla_hours(spec: ModelSpec, trigger_kind: str) -> float:
+    """The model's follow-up time, or the shorter one its triggering activity kind asks for."""
+    for kind_sla in spec.sla_by_kind:
+        if kind_sla.kind == trigger_kind:
+            return float(kind_sla.hours)
+    return float(spec.sla_hours)
+
+
+def _announce(handoff_id: int, action: str) -> None:
+    transaction.on_commit(
+        lambda: handoff_changed.send(sender=Handoff, handoff_id=handoff_id, action=action)
+    )
+
+
+def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[Handoff]:
+    """Hand leads that just became MQLs to sales (one open handoff per lead and model).
+
+    Runs inside the caller's transaction; a lead already with sales in that model is skipped.
+    """
+    if not crossings:
+        return []
+    lead_ids = {c.lead_id for c in crossings}
+    model_ids = {c.scoring_model_id for c in crossings}
+    already_open = set(
+        Handoff.objects.filter(
+            lead_id__in=lead_ids, scoring_model_id__in=model_ids, status__in=OPEN_HANDOFF_STATUSES
+        ).values_list("lead_id", "scoring_model_id")
+    )
+    owners = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "owner_id"))
+    new = []
+    for c in crossings:
+        if (c.lead_id, c.scoring_model_id) in already_open:
+            continue
+        already_open.add((c.lead_id, c.scoring_model_id))
+        trigger = f"{c.trigger_kind} at {c.trigger_at.isoformat()}" if c.trigger_at else ""
+        new.append(
+            Handoff(
+                lead_id=c.lead_id,
+                scoring_model_id=c.scoring_model_id,
+                owner_id=owners.get(c.lead_id),
+                score_at_handoff=c.total,
+                trigger=trigger[:200],
+                sla_due_at=c.at + timedelta(hours=sla_hours(c.spec, c.trigger_kind)),
+                created_at=c.at,
+            )
+        )
+    if not new:
+        return []
+    created = Handoff.objects.bulk_create(new)
+    HandoffAction.objects.bulk_create(
+        HandoffAction(handoff=h, kind=HandoffAction.Kind.CREATED, at=h.created_at) for h in created
+    )
+    Lead.objects.filter(
+        pk__in={h.lead_id for h in created}, lifecycle_stage__in=_BEFORE_MQL
+    ).update(lifecycle_stage=LifecycleStage.MQL, updated_at=timezone.now())
+    for h in created:
+        _announce(h.pk, HandoffAction.Kind.CREATED)
+    return created
+
+
+_ALLOWED_FROM = {
+    HandoffAction.Kind.ACCEPTED: (HandoffStatus.NEW,),
+    HandoffAction.Kind.REJECTED: (HandoffStatus.NEW, HandoffStatus.ACCEPTED),
+    HandoffAction.Kind.QUALIFIED: (HandoffStatus.ACCEPTED,),
+    HandoffAction.Kind.WON: (HandoffStatus.ACCEPTED, HandoffStatus.QUALIFIED),
+    HandoffAction.Kind.LOST: (HandoffStatus.ACCEPTED, HandoffStatus.QUALIFIED),
+}
+_STATUS_AFTER = {
+    HandoffAction.Kind.ACCEPTED: HandoffStatus.ACCEPTED,
+    HandoffAction.Kind.REJECTED: HandoffStatus.REJECTED,
+    HandoffAction.Kind.QUALIFIED: HandoffStatus.QUALIFIED,
+    HandoffAction.Kind.WON: HandoffStatus.WON,
+    HandoffAction.Kind.LOST: HandoffStatus.LOST,
+}
+_STAGE_AFTER = {
+    HandoffAction.Kind.ACCEPTED: LifecycleStage.SAL,
+    # Rejected and lost leads go back to marketing's nurturing.
+    HandoffAction.Kind.REJECTED: LifecycleStage.RECYCLED,
+    HandoffAction.Kind.QUALIFIED: LifecycleStage.SQL,
+    HandoffAction.Kind.WON: LifecycleStage.CUSTOMER,
+    HandoffAction.Kind.LOST: LifecycleStage.RECYCLED,
+}
+
+
+@transaction.atomic
+def _act(
+    handoff_id: int,
+    action: HandoffAction.Kind,
+    user: AbstractBaseUser | None,
+    *,
+    detail: str = "",
+    reason: str | None = None,
+    note: str | None = None,
+    value: Decimal | None = None,
+) -> Handoff:
+    handoff = Handoff.objects.select_for_update().select_related("lead").get(pk=handoff_id)
+    if handoff.status not in _ALLOWED_FROM[action]:
+        raise HandoffError(
+            f"A handoff that is {handoff.get_status_display().lower()} cannot be "
+            f"{HandoffAction.Kind(action).label.lower()}."
+        )
+    now = timezone.now()
+    handoff.status = _STATUS_AFTER[action]
+    fields = ["status", "updated_at"]
+    if reason is not None:
+        handoff.reason, fields = reason, [*fields, "reason"]
+    if note:
+        handoff.note, fields = note, [*fields, "note"]
+    if value is not None:
+        handoff.outcome_value, fields = value, [*fields, "outcome_value"]
+    if handoff.owner_id is None and user is not None:
+        handoff.owner, fields = user, [*fields, "owner"]
+    handoff.save(update_fields=fields)
+    HandoffAction.objects.create(handoff=handoff, kind=action, user=user, at=now, detail=detail)
+    Lead.objects.filter(pk=handoff.lead_id).update(
+        lifecycle_stage=_STAGE_AFTER[action], updated_at=now
+    )
+    if action in (HandoffAction.Kind.WON, HandoffAction.Kind.LOST):
+        LeadOutcome.objects.create(
+            lead_id=handoff.lead_id,
+            outcome=OutcomeKind.WON if action == HandoffAction.Kind.WON else OutcomeKind.LOST,
+            occurred_at=now,
+            value=value,
+            source="handoff",
+        )
+    _announce(handoff.pk, action)
+    return handoff
+
+
+def handoff_accept(*, handoff_id: int, user: AbstractBaseUser) -> Handoff:
+    """Sales accepts the lead (SAL) and owns it from now on when nobody did."""
+    return _act(handoff_id, HandoffAction.Kind.ACCEPTED, user)
+
+
+def handoff_reject(
+    *, handoff_id: int, user: AbstractBaseUser, reason_code: str, note: str = ""
+) -> Handoff:
+    """Sales sends the lead back to marketing with one of the configured reasons."""
+    reason = RejectionReason.objects.filter(code=reason_code, active=True).first()
+    if reason is None:
+        raise HandoffError(f"Unknown rejection reason {reason_code!r}.")
+    return _act(
+        handoff_id,
+        HandoffAction.Kind.REJECTED,
+        user,
+        detail=f"{reason.label}: {note}" if note else reason.label,
+        reason=reason.label,
+        note=note,
+    )
+
+
+def handoff_qualify(*, handoff_id: int, user: AbstractBaseUser, note: str = "") -> Handoff:
+    """Sales confirms a real opportunity (SQL)."""
+    return _act(handoff_id, HandoffAction.Kind.QUALIFIED, user, detail=note, note=note)
+
+
+def handoff_record_outcome(
+    *, handoff_id: int, user: AbstractBaseUser, won: bool, value: object = None, note: str = ""
+) -> Handoff:
+    """Close the handoff as won or lost (with the deal value), recorded as the lead's outcome."""
+    amount = None
+    if value not in (None, ""):
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise HandoffError(f"Deal value {value!r} is not a number.") from None
+        if not amount.is_finite() or amount < 0:
+            raise HandoffError("Deal value must be zero or more.")
+    action = HandoffAction.Kind.WON if won else HandoffAction.Kind.LOST
+    detail = note if amount is None else f"{amount} {note}".strip()
+    return _act(handoff_id, action, user, detail=detail, note=note, value=amount)
+
+
+@transaction.atomic
+def handoff_assign(
+    *, handoff_id: int, user: AbstractBaseUser | None, owner: AbstractBaseUser
+) -> Handoff:
+    """Give the handoff to a sales user (claiming is assigning to oneself)."""
+    handoff = Handoff.objects.select_for_update().get(pk=handoff_id)
+    if handoff.status not in OPEN_HANDOFF_STATUSES:
+        raise HandoffError("Only open handoffs can be assigned.")
+    handoff.owner = owner
+    handoff.save(update_fields=["owner", "updated_at"])
+    HandoffAction.objects.create(
+        handoff=handoff, kind=HandoffAction.Kind.ASSIGNED, user=user, detail=owner.get_username()
+    )
+    _announce(handoff.pk, HandoffAction.Kind.ASSIGNED)
+    return handoff

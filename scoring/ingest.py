@@ -1,0 +1,261 @@
+"""Taking activities in (API, tracking, imports) and asking for the affected leads to be rescored.
+
+`activities_ingest` validates a batch item by item, keeps the good items and reports the bad ones
+with their index; it is idempotent by (source, external_id). `rescore_request` records leads whose
+data changed in PendingRescore, where a burst of events for one lead collapses into one row, and
+makes sure one flush task is on its way.
+"""
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import Activity, Lead, PendingRescore
+
+MAX_BATCH = 1000
+MAX_PROPERTIES_BYTES = 16_384
+# Clocks of senders drift; an activity further ahead than this is a mistake, not a clock skew.
+FUTURE_TOLERANCE = timedelta(hours=1)
+_FLUSH_FLAG = "scoring:rescore-flush-scheduled"
+_ITEM_KEYS = frozenset(
+    {"lead_id", "email", "lead_external_id", "kind", "occurred_at", "channel", "properties",
+     "external_id"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    created: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    leads_created: int = 0
+    lead_ids: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Item:
+    index: int
+    lead_key: tuple[str, Any]
+    kind: str
+    occurred_at: datetime
+    channel: str
+    properties: dict[str, Any]
+    external_id: str | None
+
+
+def _text(item: Mapping[str, Any], key: str, limit: int, *, required: bool = False) -> str:
+    value = item.get(key)
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"{key}: is required")
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{key}: must be a string")
+    if len(value) > limit:
+        raise ValueError(f"{key}: must be at most {limit} characters")
+    return value.strip()
+
+
+def _parse(index: int, item: object, now: datetime) -> _Item:
+    if not isinstance(item, Mapping):
+        raise ValueError("must be an object")
+    unknown = sorted(set(item) - _ITEM_KEYS)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: unknown field")
+    lead_id = item.get("lead_id")
+    email = _text(item, "email", 254).lower()
+    lead_external_id = _text(item, "lead_external_id", 255)
+    given = [k for k, v in (("lead_id", lead_id), ("email", email), ("lead_external_id",
+             lead_external_id)) if v not in (None, "")]  # fmt: skip
+    if len(given) != 1:
+        raise ValueError("lead: give exactly one of lead_id, email or lead_external_id")
+    if lead_id is not None and (isinstance(lead_id, bool) or not isinstance(lead_id, int)):
+        raise ValueError("lead_id: must be an integer")
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise ValueError("email: is not an e-mail address")
+    lead_key = (given[0], lead_id if given[0] == "lead_id" else email or lead_external_id)
+    kind = _text(item, "kind", 64, required=True)
+    raw_time = item.get("occurred_at")
+    if raw_time in (None, ""):
+        occurred_at = now
+    else:
+        parsed = parse_datetime(raw_time) if isinstance(raw_time, str) else None
+        if parsed is None:
+            raise ValueError("occurred_at: must be an ISO 8601 timestamp")
+        occurred_at = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+        if occurred_at > now + FUTURE_TOLERANCE:
+            raise ValueError("occurred_at: lies in the future")
+    properties = item.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise ValueError("properties: must be an object")
+    if len(json.dumps(properties, ensure_ascii=False)) > MAX_PROPERTIES_BYTES:
+        raise ValueError(f"properties: larger than {MAX_PROPERTIES_BYTES} bytes")
+    external_id = _text(item, "external_id", 255) or None
+    channel = _text(item, "channel", 64)
+    return _Item(index, lead_key, kind, occurred_at, channel, properties, external_id)
+
+
+def _resolve_leads(
+    items: Sequence[_Item], *, source: str, create_leads: bool, result: IngestResult
+) -> dict[tuple[str, Any], int]:
+    """Lead ids for every lead key, in one query per key type (plus one insert for new leads)."""
+    wanted: dict[str, set[Any]] = {}
+    for item in items:
+        wanted.setdefault(item.lead_key[0], set()).add(item.lead_key[1])
+    found: dict[tuple[str, Any], int] = {}
+    if ids := wanted.get("lead_id"):
+        found.update(
+            (("lead_id", pk), pk)
+            for pk in Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)
+        )
+    if refs := wanted.get("lead_external_id"):
+        found.update(
+            (("lead_external_id", ref), pk)
+            for ref, pk in Lead.objects.filter(external_id__in=refs).values_list(
+                "external_id", "pk"
+            )
+        )
+    if emails := wanted.get("email"):
+
+        def by_email() -> dict[str, int]:
+            rows = Lead.objects.annotate(key=Lower("email")).filter(key__in=emails)
+            return dict(rows.values_list("key", "pk"))
+
+        known = by_email()
+        missing = emails - set(known)
+        if missing and create_leads:
+            # ignore_conflicts: a concurrent batch may create the same lead first.
+            Lead.objects.bulk_create(
+                [Lead(email=email, source=source) for email in sorted(missing)],
+                ignore_conflicts=True,
+            )
+            known = by_email()
+            result.leads_created = len(missing & set(known))
+        found.update((("email", email), pk) for email, pk in known.items())
+    return found
+
+
+_INSERT_COLUMNS = ("lead_id", "kind", "occurred_at", "channel", "properties", "source",
+                   "external_id", "created_at")  # fmt: skip
+
+
+def _insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert activities, skipping (source, external_id) duplicates; the lead ids of new rows."""
+    table = Activity._meta.db_table
+    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    lead_ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            batch = rows[start : start + 1000]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed names
+                f"VALUES {', '.join([placeholders] * len(batch))} "
+                "ON CONFLICT DO NOTHING RETURNING lead_id",
+                [value for row in batch for value in row],
+            )
+            lead_ids += [lead_id for (lead_id,) in cursor.fetchall()]
+    return lead_ids
+
+
+@transaction.atomic
+def activities_ingest(
+    items: Sequence[object],
+    *,
+    source: str = "api",
+    create_leads: bool = False,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Store a batch of activities; bad items are reported by index, good ones kept.
+
+    An item names its lead by exactly one of `lead_id`, `email` or `lead_external_id`, and
+    carries `kind`, optional `occurred_at` (ISO 8601; now when absent), `channel`, `properties`
+    and `external_id`. With `create_leads`, an unknown e-mail creates the lead.
+    """
+    if len(items) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} activities per batch, got {len(items)}")
+    now = now or timezone.now()
+    result = IngestResult()
+    parsed: list[_Item] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(_parse(index, item, now))
+        except ValueError as exc:
+            result.rejected.append(Rejected(index, str(exc)))
+    leads = _resolve_leads(parsed, source=source, create_leads=create_leads, result=result)
+    rows = []
+    for item in parsed:
+        lead_id = leads.get(item.lead_key)
+        if lead_id is None:
+            name, value = item.lead_key
+            result.rejected.append(Rejected(item.index, f"{name}: no lead {value!r}"))
+            continue
+        rows.append(
+            (lead_id, item.kind, item.occurred_at, item.channel,
+             json.dumps(item.properties, ensure_ascii=False), source, item.external_id, now)
+        )  # fmt: skip
+    created_for = _insert(rows)
+    result.created = len(created_for)
+    result.duplicates = len(rows) - result.created
+    result.rejected.sort(key=lambda r: r.index)
+    result.lead_ids = set(created_for)
+    rescore_request(result.lead_ids)
+    return result
+
+
+def rescore_request(lead_ids: Iterable[int]) -> None:
+    """Ask for these leads to be rescored soon, once however many times they are asked for."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    table = PendingRescore._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 1000):
+            batch = ids[start : start + 1000]
+            cursor.execute(
+                f"INSERT INTO {table} (lead_id, requested_at) "  # noqa: S608 - fixed names
+                f"VALUES {', '.join(['(%s, %s)'] * len(batch))} ON CONFLICT (lead_id) DO NOTHING",
+                [value for lead_id in batch for value in (lead_id, now)],
+            )
+    transaction.on_commit(flush_schedule)
+
+
+def flush_schedule() -> None:
+    """Send one flush task unless one is already waiting (the flag is cleared when it starts)."""
+    from .tasks import rescore_pending
+
+    if cache.add(_FLUSH_FLAG, 1, timeout=30):
+        rescore_pending.apply_async(queue="default")
+
+
+def pending_take(limit: int) -> list[int]:
+    """Remove and return up to `limit` waiting leads, oldest first, skipping ones being taken."""
+    table = PendingRescore._meta.db_table
+    lock = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM {table} "  # noqa: S608
+            f"ORDER BY requested_at LIMIT %s{lock}) RETURNING lead_id",
+            [limit],
+        )
+        return [lead_id for (lead_id,) in cursor.fetchall()]
+
+
+def flush_flag_clear() -> None:
+    cache.delete(_FLUSH_FLAG)

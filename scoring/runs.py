@@ -1,0 +1,122 @@
+"""Full rescore runs: one model's published version applied to every lead, in chunks.
+
+A run is split into id ranges of about CHUNK_SIZE leads; each chunk is an independent task, so
+more workers finish sooner. A newer run of the same model supersedes a running one, whose
+remaining chunks then do nothing. A chunk counts once even when its task is delivered twice.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from .definition import parse_model
+from .models import Lead, RescoreChunk, RescoreRun, ScoringModel, ScoringModelVersion
+from .rescoring import CHUNK_SIZE, PublishedModel, leads_rescore_chunk
+
+
+@dataclass(frozen=True)
+class ChunkRange:
+    first_id: int
+    last_id: int
+    leads: int
+
+
+def chunk_ranges(chunk_size: int = CHUNK_SIZE) -> list[ChunkRange]:
+    """Consecutive id ranges holding chunk_size leads each (the last one fewer), in one query."""
+    table = Lead._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id, "  # noqa: S608 - fixed names
+            f"(ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS chunk FROM {table}) numbered "
+            "GROUP BY chunk ORDER BY 1",
+            [chunk_size],
+        )
+        return [ChunkRange(*row) for row in cursor.fetchall()]
+
+
+@transaction.atomic
+def run_start(
+    *, scoring_model_id: int, trigger: str, chunk_size: int = CHUNK_SIZE
+) -> tuple[RescoreRun | None, list[ChunkRange]]:
+    """Open a run of the model's published version, superseding any run still going."""
+    model = ScoringModel.objects.select_for_update().filter(pk=scoring_model_id).first()
+    if model is None or model.published_version_id is None:
+        return None, []
+    now = timezone.now()
+    RescoreRun.objects.filter(scoring_model=model, status=RescoreRun.Status.RUNNING).update(
+        status=RescoreRun.Status.SUPERSEDED, finished_at=now
+    )
+    ranges = chunk_ranges(chunk_size)
+    run = RescoreRun.objects.create(
+        scoring_model=model,
+        version_id=model.published_version_id,
+        trigger=trigger,
+        total=sum(r.leads for r in ranges),
+        chunks=len(ranges),
+        started_at=now,
+        status=RescoreRun.Status.RUNNING if ranges else RescoreRun.Status.DONE,
+        finished_at=None if ranges else now,
+    )
+    return run, ranges
+
+
+@lru_cache(maxsize=32)
+def _published(version_id: int) -> PublishedModel:
+    # Versions are immutable, so a parsed one can be kept for the life of the process.
+    version = ScoringModelVersion.objects.get(pk=version_id)
+    return PublishedModel(version.scoring_model_id, version, parse_model(version.definition))
+
+
+def _finish_if_complete(run_id: int) -> None:
+    RescoreRun.objects.filter(
+        pk=run_id, status=RescoreRun.Status.RUNNING, chunks_finished__gte=F("chunks")
+    ).update(
+        status=Case(
+            When(failed__gt=0, then=Value(RescoreRun.Status.FAILED)),
+            default=Value(RescoreRun.Status.DONE),
+        ),
+        finished_at=timezone.now(),
+    )
+
+
+def run_chunk(*, run_id: int, chunk: ChunkRange) -> str:
+    """Rescore one chunk of a run; returns what happened ("done", "superseded", "repeat")."""
+    run = RescoreRun.objects.filter(pk=run_id).values("status", "version_id").first()
+    if run is None or run["status"] != RescoreRun.Status.RUNNING:
+        return "superseded"
+    model = _published(run["version_id"])
+    lead_ids = list(
+        Lead.objects.filter(pk__gte=chunk.first_id, pk__lte=chunk.last_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        _, created = RescoreChunk.objects.get_or_create(
+            run_id=run_id, first_lead_id=chunk.first_id, defaults={"leads": chunk.leads}
+        )
+        if not created:
+            return "repeat"
+        leads_rescore_chunk(lead_ids=lead_ids, models=[model], now=timezone.now())
+        RescoreRun.objects.filter(pk=run_id).update(
+            done=F("done") + chunk.leads, chunks_finished=F("chunks_finished") + 1
+        )
+    _finish_if_complete(run_id)
+    return "done"
+
+
+def run_chunk_failed(*, run_id: int, chunk: ChunkRange) -> None:
+    """Count a chunk that failed for good, so the run still finishes (as failed)."""
+    with transaction.atomic():
+        _, created = RescoreChunk.objects.get_or_create(
+            run_id=run_id,
+            first_lead_id=chunk.first_id,
+            defaults={"leads": chunk.leads, "failed": True},
+        )
+        if created:
+            RescoreRun.objects.filter(pk=run_id).update(
+                failed=F("failed") + chunk.leads, chunks_finished=F("chunks_finished") + 1
+            )
+    _finish_if_complete(run_id)

@@ -1,0 +1,13 @@
+"""Signals other parts of the product subscribe to (outbound webhooks, notifications).
+
+Both are sent after the transaction that caused them commits, so a receiver sees the rows.
+"""
+
+from django.dispatch import Signal
+
+# Sent with `event_ids`: the ScoreEvent rows (MQL reached or lost, band changed) just recorded.
+score_events_recorded = Signal()
+
+# Sent with `handoff_id` and `action` (a HandoffAction.Kind value) after every handoff action,
+# including "created" when a lead crossing the MQL threshold is handed over to sales.
+handoff_changed = Signal()
