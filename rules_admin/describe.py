@@ -1,0 +1,127 @@
+"""Plain-language sentences for criteria ("+20 when the company is a target account")."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from scoring.models import Account, Lead
+
+_OPS = {
+    "equals": gettext_lazy("is"),
+    "not_equals": gettext_lazy("is not"),
+    "in": gettext_lazy("is one of"),
+    "not_in": gettext_lazy("is none of"),
+    "contains": gettext_lazy("contains"),
+    "icontains": gettext_lazy("contains (any case)"),
+    "starts_with": gettext_lazy("starts with"),
+    "gte": gettext_lazy("is at least"),
+    "lte": gettext_lazy("is at most"),
+    "between": gettext_lazy("is between"),
+    "is_set": gettext_lazy("is filled in"),
+    "is_not_set": gettext_lazy("is empty"),
+}
+OPERATOR_LABELS = _OPS
+
+
+def points_text(points: float | int) -> str:
+    sign = "+" if points > 0 else ""
+    return sign + number_format(points, decimal_pos=None, use_l10n=True)
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_text(v) for v in value)
+    if isinstance(value, int | float):
+        return number_format(value, use_l10n=True)
+    return f"“{value}”"
+
+
+def field_label(path: str) -> str:
+    """`account.employee_count` -> "the company's employees"."""
+    owner, _dot, name = path.partition(".")
+    if name.startswith("attributes."):
+        label = name.removeprefix("attributes.")
+    else:
+        model = Account if owner == "account" else Lead
+        try:
+            label = str(model._meta.get_field(name).verbose_name)
+        except Exception:  # an unknown field still gets a readable sentence
+            label = name
+    if owner == "account":
+        return _("the company's %(field)s") % {"field": label}
+    if owner == "lead":
+        return _("the lead's %(field)s") % {"field": label}
+    return _("the activity's %(field)s") % {"field": label}
+
+
+def condition_text(condition: Mapping[str, Any], *, activity: bool = False) -> str:
+    field = str(condition.get("field", ""))
+    subject = _("its %(field)s") % {"field": field} if activity else field_label(field)
+    op = str(condition.get("op", ""))
+    words = str(_OPS.get(op, op))
+    if op in ("is_set", "is_not_set"):
+        return f"{subject} {words}"
+    value = condition.get("value")
+    if op == "between" and isinstance(value, list | tuple) and len(value) == 2:
+        return _("%(subject)s is between %(low)s and %(high)s") % {
+            "subject": subject,
+            "low": _value_text(value[0]),
+            "high": _value_text(value[1]),
+        }
+    return f"{subject} {words} {_value_text(value)}"
+
+
+def _kinds_text(kinds: Sequence[str]) -> str:
+    return _(" or ").join(kinds) if kinds else _("any activity")
+
+
+def criterion_sentence(item: Mapping[str, Any]) -> str:
+    """One sentence for a rules-as-code criterion dict, readable without knowing the format."""
+    points = points_text(item.get("points") or 0)
+    kind = item.get("type")
+    kinds = _kinds_text(item.get("kinds") or ())
+    if kind == "attribute":
+        return _("%(points)s when %(condition)s") % {
+            "points": points,
+            "condition": condition_text(item),
+        }
+    if kind == "inactivity":
+        return _("%(points)s when there was no %(kinds)s for %(days)s days") % {
+            "points": points,
+            "kinds": kinds,
+            "days": _value_text(item.get("days")),
+        }
+    where = " ".join(
+        _("where %(condition)s") % {"condition": condition_text(c, activity=True)}
+        for c in item.get("where") or ()
+    )
+    if kind == "frequency":
+        text = _("%(points)s when at least %(count)s × %(kinds)s happen within %(days)s days") % {
+            "points": points,
+            "count": item.get("at_least"),
+            "kinds": kinds,
+            "days": _value_text(item.get("within_days")),
+        }
+    else:
+        count = item.get("count") or "each"
+        template = {
+            "each": gettext_lazy("%(points)s for each %(kinds)s"),
+            "once": gettext_lazy("%(points)s once for %(kinds)s"),
+            "per_day": gettext_lazy("%(points)s per day with %(kinds)s"),
+        }.get(count, gettext_lazy("%(points)s for each %(kinds)s"))
+        text = str(template) % {"points": points, "kinds": kinds}
+    parts = [text, where] if where else [text]
+    if item.get("window_days"):
+        parts.append(_("in the last %(days)s days") % {"days": _value_text(item["window_days"])})
+    if item.get("cap"):
+        parts.append(_("(at most %(cap)s)") % {"cap": _value_text(item["cap"])})
+    if item.get("half_life_days"):
+        parts.append(
+            _("(worth half after %(days)s days)") % {"days": _value_text(item["half_life_days"])}
+        )
+    return " ".join(str(p) for p in parts)

@@ -1,0 +1,117 @@
+"""The what-if preview gives the numbers a full rescore of the draft would give."""
+
+import pytest
+from django.utils import timezone
+
+from rules_admin import services
+from rules_admin.whatif import delta_totals, full_totals, whatif_compute
+from scoring.definition import parse_model
+from scoring.models import Criterion, LeadScore
+from scoring.services import scoring_model_draft_spec
+
+pytestmark = pytest.mark.django_db
+
+
+def _assert_delta_equals_full(scoring_model, now):
+    published = parse_model(scoring_model.published_version.definition)
+    draft = scoring_model_draft_spec(scoring_model=scoring_model)
+    fast, _names = delta_totals(scoring_model, published, draft, now)
+    slow = full_totals(published, draft, now)
+    assert fast.before == slow.before
+    assert fast.after == slow.after
+
+
+def _criterion(model, name):
+    return Criterion.objects.get(scoring_model=model, name=name)
+
+
+def _edit(model, name, **changes):
+    criterion = _criterion(model, name)
+    data = {"name": criterion.name, "type": criterion.type, **criterion.params}
+    data["points"] = float(criterion.points)
+    data.update(changes)
+    services.criterion_save(scoring_model=model, data=data, criterion=criterion)
+
+
+def test_an_unchanged_draft_changes_nothing(published, frozen):
+    result = whatif_compute(scoring_model=published)
+    assert result.changed == 0 and result.newly_mql == 0 and result.dropped_mql == 0
+    assert result.mql_before == result.mql_after == LeadScore.objects.filter(mql=True).count()
+    assert result.sample == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda m: _edit(m, "Visit", points=3), id="points, capped, no decay"),
+        pytest.param(lambda m: _edit(m, "Webinar", points=60), id="points with decay"),
+        pytest.param(lambda m: _edit(m, "Visit", window_days=30), id="window"),
+        pytest.param(lambda m: _edit(m, "Busy week", at_least=2), id="frequency"),
+        pytest.param(lambda m: _edit(m, "Gone quiet", days=20), id="inactivity days"),
+        pytest.param(lambda m: _edit(m, "Mid-sized", value=[100, 1000]), id="attribute"),
+        pytest.param(
+            lambda m: services.criterion_toggle(criterion=_criterion(m, "Target account")),
+            id="disable",
+        ),
+        pytest.param(
+            lambda m: services.criterion_delete(criterion=_criterion(m, "Jobs page")), id="delete"
+        ),
+        pytest.param(
+            lambda m: services.criterion_save(
+                scoring_model=m,
+                data={"name": "CTO", "type": "attribute", "field": "lead.job_title",
+                      "op": "equals", "value": "CTO", "points": 40},
+            ),
+            id="add attribute",
+        ),
+        pytest.param(
+            lambda m: services.criterion_save(
+                scoring_model=m,
+                data={"name": "Downloads", "type": "activity", "kinds": ["download"],
+                      "points": 5, "count": "per_day"},
+            ),
+            id="add activity",
+        ),
+    ],
+)  # fmt: skip
+def test_the_preview_equals_scoring_everything_with_the_draft(published, frozen, edit):
+    edit(published)
+    published.refresh_from_db()
+    _assert_delta_equals_full(published, timezone.now())
+    result = whatif_compute(scoring_model=published)
+    assert result.changed > 0
+    assert result.mql_after - result.mql_before == result.newly_mql - result.dropped_mql
+
+
+def test_a_lower_threshold_shows_new_mqls_and_explains_them(published, frozen):
+    before = LeadScore.objects.filter(scoring_model=published, mql=True).count()
+    services.thresholds_update(
+        scoring_model=published,
+        mql_threshold=10,
+        bands=published.bands,
+        grades=[],
+    )
+    published.refresh_from_db()
+    result = whatif_compute(scoring_model=published)
+    expected = LeadScore.objects.filter(scoring_model=published, total__gte=10).count()
+    assert result.mql_before == before
+    assert result.mql_after == expected
+    assert result.newly_mql == expected - before > 0
+    crossing = result.sample[0]
+    assert crossing.after.mql and not crossing.before.mql
+    assert crossing.rows, "the sample explains every criterion behind the score"
+
+
+def test_an_invalid_draft_reports_its_problems(published, frozen):
+    Criterion.objects.filter(scoring_model=published, name="Visit").update(params={"kinds": 5})
+    result = whatif_compute(scoring_model=published)
+    assert result.problems and "kinds" in result.problems[0].path
+
+
+def test_without_a_published_version_every_lead_starts_at_zero(published, frozen):
+    published.published_version = None
+    published.save()
+    result = whatif_compute(scoring_model=published)
+    assert result.full_rescore and not result.has_published
+    assert result.mql_before == 0
+    assert result.mql_after == LeadScore.objects.filter(mql=True).count()
