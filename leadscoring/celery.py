@@ -24,3 +24,12 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     )
     # Rescore requests whose flush task got lost (a restart between commit and send).
     sender.add_periodic_task(60.0, tasks.rescore_pending_sweep.s(), name="pending rescore sweep")
+    # Page views of visitors who never identified themselves are forgotten after the retention
+    # period (TRACKING_ANONYMOUS_RETENTION_DAYS); nightly, off-peak.
+    from integrations import tasks as integrations_tasks
+
+    sender.add_periodic_task(
+        crontab(hour=3, minute=15),
+        integrations_tasks.purge_anonymous_visits.s(),
+        name="purge anonymous visits",
+    )

@@ -55,6 +55,10 @@ INSTALLED_APPS = [
     "template_partials",
     "scoring",
     "rules_admin",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +152,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+}
+
+# --- REST API, website tracking and outbound webhooks (integrations app).
+# Ingestion tokens come first: they are recognised by their prefix and leave other keys to DRF.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].insert(
+    0, "integrations.authentication.IngestionTokenAuthentication"
+)
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["django_filters.rest_framework.DjangoFilterBackend"]
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
+TRACKING_THROTTLE_RATE = env.str("TRACKING_THROTTLE_RATE", default="300/min")
+# Anonymous page views of visitors who never identify themselves are kept this long.
+TRACKING_ANONYMOUS_RETENTION_DAYS = env.int("TRACKING_ANONYMOUS_RETENTION_DAYS", default=30)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Lead scoring API",
+    "DESCRIPTION": "Leads, accounts, activities, scoring models, scores and handoffs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery: eager (in-process) without REDIS_URL, a Redis broker with it.

@@ -1,0 +1,19 @@
+"""Outbound webhooks follow the domain's after-commit signals."""
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from scoring.signals import handoff_changed, score_events_recorded
+
+from . import webhooks
+
+
+@receiver(score_events_recorded, dispatch_uid="integrations.webhooks.score_events")
+def score_events_to_webhooks(sender: object, event_ids: list[int], **kwargs: Any) -> None:
+    webhooks.deliveries_for_score_events(event_ids=event_ids)
+
+
+@receiver(handoff_changed, dispatch_uid="integrations.webhooks.handoff")
+def handoff_to_webhooks(sender: object, handoff_id: int, action: str, **kwargs: Any) -> None:
+    webhooks.deliveries_for_handoff(handoff_id=handoff_id, action=action)

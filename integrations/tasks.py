@@ -1,0 +1,34 @@
+"""Celery tasks of the integrations: webhook delivery with backoff, and tracking housekeeping."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from .models import WebhookDelivery
+from .tracking import anonymous_visits_purge
+from .webhooks import retry_delay, webhook_deliver
+
+_TASK = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+@shared_task(bind=True, **_TASK)
+def deliver_webhook(self, delivery_id: int) -> str | None:  # type: ignore[no-untyped-def]
+    """One attempt; a failure schedules the next with exponential backoff.
+
+    Without a broker (tasks run in-process) there is nothing to wait with, so a failed delivery
+    is marked failed at once and can be resent from the admin.
+    """
+    delivery = webhook_deliver(delivery_id=delivery_id, may_retry=not self.request.is_eager)
+    if delivery is None:
+        return None
+    if delivery.status == WebhookDelivery.Status.RETRYING:
+        deliver_webhook.apply_async((delivery_id,), countdown=retry_delay(delivery.attempts))
+    return delivery.status
+
+
+@shared_task(**_TASK)
+def purge_anonymous_visits() -> int:
+    return anonymous_visits_purge(
+        older_than=timedelta(days=settings.TRACKING_ANONYMOUS_RETENTION_DAYS)
+    )

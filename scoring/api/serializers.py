@@ -1,0 +1,251 @@
+"""Serializers: what the API shows and accepts. Writes go through services, not `save()`."""
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from scoring.ingest import MAX_BATCH
+from scoring.models import (
+    Account,
+    Handoff,
+    HandoffAction,
+    Lead,
+    LeadScore,
+    ScoringModel,
+    ScoringModelVersion,
+)
+
+
+class ExplanationItemSerializer(serializers.Serializer):
+    criterion = serializers.CharField()
+    type = serializers.CharField()
+    points = serializers.FloatField()
+    evidence_count = serializers.IntegerField()
+
+
+class LeadScoreSerializer(serializers.ModelSerializer):
+    lead = serializers.IntegerField(source="lead_id", read_only=True)
+    model = serializers.SlugField(source="scoring_model.slug", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    explanation = ExplanationItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LeadScore
+        fields = [
+            "lead", "model", "version", "total", "fit", "engagement", "band", "grade", "mql",
+            "explanation", "computed_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = [
+            "id", "external_id", "name", "domain", "industry", "employee_count",
+            "annual_revenue", "country", "is_target_account", "is_competitor", "attributes",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.all(), allow_null=True, required=False
+    )
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=Account.objects.all(), allow_null=True, required=False
+    )
+    scores = LeadScoreSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id", "external_id", "email", "first_name", "last_name", "job_title", "seniority",
+            "phone", "country", "birthday", "source", "lifecycle_stage", "owner", "account",
+            "unsubscribed", "email_invalid", "attributes", "created_at", "updated_at", "scores",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at", "scores"]
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip()
+        if value:
+            clash = Lead.objects.filter(email__iexact=value)
+            if self.instance is not None:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise serializers.ValidationError(
+                    _("Another lead has this e-mail address; use upsert to update it.")
+                )
+        return value
+
+    def validate_attributes(self, value: object) -> object:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(_("Must be an object."))
+        return value
+
+
+class AccountMatchSerializer(serializers.Serializer):
+    """The key an account upsert matches on."""
+
+    external_id = serializers.CharField(max_length=255)
+
+
+class LeadMatchSerializer(serializers.Serializer):
+    """The keys a lead upsert matches on: `external_id`, else `email`."""
+
+    external_id = serializers.CharField(max_length=255, required=False)
+    email = serializers.EmailField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("external_id") and not attrs.get("email"):
+            raise serializers.ValidationError(_("Give external_id or email to match the lead."))
+        return attrs
+
+
+class ActivityItemSerializer(serializers.Serializer):
+    """One activity; exactly one of lead_id, email or lead_external_id names its lead."""
+
+    lead_id = serializers.IntegerField(required=False)
+    email = serializers.EmailField(required=False)
+    lead_external_id = serializers.CharField(required=False, max_length=255)
+    kind = serializers.CharField(max_length=64, help_text=_("e.g. page_view, webinar_attended"))
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text=_("ISO 8601; now when absent")
+    )
+    channel = serializers.CharField(required=False, max_length=64)
+    properties = serializers.DictField(required=False, help_text=_("url, product, campaign…"))
+    external_id = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text=_("The sender's id; a re-delivered activity with the same id is stored once."),
+    )
+
+
+class ActivityBatchSerializer(serializers.Serializer):
+    activities = serializers.ListField(
+        child=serializers.JSONField(), min_length=1, max_length=MAX_BATCH
+    )
+    create_leads = serializers.BooleanField(
+        default=False, help_text=_("Create a lead for an unknown e-mail instead of rejecting.")
+    )
+    source = serializers.SlugField(
+        max_length=64,
+        required=False,
+        help_text=_("Where the activities come from (default: api, or the token's source)."),
+    )
+
+
+class ActivityBatchDocSerializer(ActivityBatchSerializer):
+    activities = ActivityItemSerializer(many=True)  # type: ignore[assignment]
+
+
+class RejectedItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class IngestResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = RejectedItemSerializer(many=True)
+    leads_created = serializers.IntegerField()
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    published_by = serializers.CharField(
+        source="published_by.get_username", default=None, read_only=True
+    )
+
+    class Meta:
+        model = ScoringModelVersion
+        fields = ["number", "published_at", "published_by", "note", "definition"]
+        read_only_fields = fields
+
+
+class ScoringModelSerializer(serializers.ModelSerializer):
+    published_version = VersionSerializer(read_only=True)
+
+    class Meta:
+        model = ScoringModel
+        fields = [
+            "slug", "name", "description", "mql_threshold", "bands", "grades", "updated_at",
+            "published_version",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ScoringModelDetailSerializer(ScoringModelSerializer):
+    draft = serializers.SerializerMethodField(
+        help_text=_("The draft in the rules-as-code format (see docs/scoring-models.md).")
+    )
+
+    class Meta(ScoringModelSerializer.Meta):
+        fields = [*ScoringModelSerializer.Meta.fields, "draft"]
+        read_only_fields = fields
+
+    def get_draft(self, obj: ScoringModel) -> dict:
+        return self.context["draft"]
+
+
+class DefinitionSerializer(serializers.Serializer):
+    """A whole model in the rules-as-code format; validated by scoring.definition."""
+
+    definition = serializers.DictField(help_text=_("slug, name, mql_threshold, bands, criteria…"))
+
+
+class PublishSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ProblemSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemsSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    problems = ProblemSerializer(many=True)
+
+
+class HandoffActionSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.get_username", default=None, read_only=True)
+
+    class Meta:
+        model = HandoffAction
+        fields = ["kind", "user", "at", "detail"]
+        read_only_fields = fields
+
+
+class HandoffSerializer(serializers.ModelSerializer):
+    model = serializers.SlugField(source="scoring_model.slug", read_only=True)
+    lead_email = serializers.CharField(source="lead.email", read_only=True)
+    actions = HandoffActionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "id", "lead", "lead_email", "model", "status", "owner", "score_at_handoff",
+            "trigger", "sla_due_at", "sla_breached_at", "reason", "note", "outcome_value",
+            "created_at", "updated_at", "actions",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class RejectSerializer(NoteSerializer):
+    reason = serializers.SlugField(max_length=40, help_text=_("A rejection reason code."))
+
+
+class OutcomeSerializer(NoteSerializer):
+    won = serializers.BooleanField()
+    value = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

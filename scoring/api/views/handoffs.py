@@ -1,0 +1,113 @@
+"""Handoffs to sales: list, and the sales actions accept, reject, qualify, record outcome."""
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from scoring.handoffs import (
+    HandoffError,
+    handoff_accept,
+    handoff_qualify,
+    handoff_record_outcome,
+    handoff_reject,
+)
+from scoring.models import Handoff, RejectionReason
+
+from ..filters import HandoffFilter
+from ..serializers import (
+    ErrorSerializer,
+    HandoffSerializer,
+    NoteSerializer,
+    OutcomeSerializer,
+    RejectSerializer,
+)
+from .base import ApiView
+
+_CONFLICT = OpenApiResponse(ErrorSerializer, description="Not allowed in the current status.")
+
+
+def _act_schema(body: type) -> object:
+    return extend_schema(
+        request=body, responses={200: HandoffSerializer, 400: ErrorSerializer, 409: _CONFLICT}
+    )
+
+
+class HandoffViewSet(
+    ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = HandoffSerializer
+    filterset_class = HandoffFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["sla_due_at", "created_at", "score_at_handoff", "id"]
+    ordering = ["sla_due_at", "id"]
+    action_permissions = {
+        "list": "scoring.view_handoff",
+        "retrieve": "scoring.view_handoff",
+        **dict.fromkeys(("accept", "reject", "qualify", "outcome"), "scoring.work_handoff"),
+    }
+
+    def get_queryset(self) -> QuerySet[Handoff]:
+        return Handoff.objects.select_related("lead", "scoring_model").prefetch_related(
+            "actions__user"
+        )
+
+    def _run(self, do) -> Response:  # type: ignore[no-untyped-def]
+        handoff = self.get_object()
+        try:
+            do(handoff.pk)
+        except HandoffError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_queryset().get(pk=handoff.pk)).data)
+
+    @_act_schema(None)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        return self._run(lambda hid: handoff_accept(handoff_id=hid, user=request.user))
+
+    @_act_schema(RejectSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        body = RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        code = body.validated_data["reason"]
+        if not RejectionReason.objects.filter(code=code, active=True).exists():
+            return Response(
+                {"detail": _("Unknown rejection reason %(code)r.") % {"code": code}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return self._run(
+            lambda hid: handoff_reject(
+                handoff_id=hid, user=request.user, reason_code=code,
+                note=body.validated_data["note"],
+            )
+        )  # fmt: skip
+
+    @_act_schema(NoteSerializer)
+    @action(detail=True, methods=["post"])
+    def qualify(self, request: Request, pk: str) -> Response:
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._run(
+            lambda hid: handoff_qualify(
+                handoff_id=hid, user=request.user, note=body.validated_data["note"]
+            )
+        )
+
+    @_act_schema(OutcomeSerializer)
+    @action(detail=True, methods=["post"])
+    def outcome(self, request: Request, pk: str) -> Response:
+        body = OutcomeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        return self._run(
+            lambda hid: handoff_record_outcome(
+                handoff_id=hid, user=request.user, won=data["won"], value=data.get("value"),
+                note=data["note"],
+            )
+        )  # fmt: skip

@@ -1,0 +1,164 @@
+"""Leads and accounts: list with filters, retrieve with scores, create, update, upsert."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+
+from scoring.models import Account, Lead, LeadScore
+
+from .. import services
+from ..filters import AccountFilter, LeadFilter
+from ..serializers import (
+    AccountMatchSerializer,
+    AccountSerializer,
+    ErrorSerializer,
+    LeadMatchSerializer,
+    LeadSerializer,
+)
+from .base import ApiView
+
+_CONFLICT = OpenApiResponse(ErrorSerializer, description="Changed concurrently; send again.")
+
+
+def _conflict() -> Response:
+    return Response(
+        {"detail": _("Another request changed the same record at the same time; send again.")},
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
+class _WritableViewSet(
+    ApiView,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "created_at", "updated_at"]
+
+    def _save(self, instance: object, serializer: Serializer) -> object:
+        raise NotImplementedError
+
+    def perform_create(self, serializer: Serializer) -> None:
+        serializer.instance = self._save(None, serializer)
+
+    def perform_update(self, serializer: Serializer) -> None:
+        serializer.instance = self._save(serializer.instance, serializer)
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        try:
+            return super().create(request, *args, **kwargs)
+        except IntegrityError:
+            return _conflict()
+
+    def update(self, request: Request, *args: object, **kwargs: object) -> Response:
+        try:
+            return super().update(request, *args, **kwargs)
+        except IntegrityError:
+            return _conflict()
+
+    def _upsert(self, request: Request, find, serializer_class) -> Response:  # type: ignore[no-untyped-def]
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": _("Send a JSON object.")})
+        serializer_class(data=request.data).is_valid(raise_exception=True)
+        try:
+            with transaction.atomic():
+                instance = find(request.data)
+                serializer = self.get_serializer(
+                    instance, data=request.data, partial=instance is not None
+                )
+                serializer.is_valid(raise_exception=True)
+                saved = self._save(instance, serializer)
+        except IntegrityError:
+            return _conflict()
+        created = instance is None
+        return Response(
+            self.get_serializer(saved).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class LeadViewSet(_WritableViewSet):
+    """Leads with every score, band and explanation."""
+
+    serializer_class = LeadSerializer
+    filterset_class = LeadFilter
+    ordering_fields = ["id", "created_at", "updated_at", "email", "last_name"]
+    ordering = ["-created_at", "-id"]
+    action_permissions = {
+        "list": "scoring.view_lead",
+        "retrieve": "scoring.view_lead",
+        "create": "scoring.add_lead",
+        "update": "scoring.change_lead",
+        "partial_update": "scoring.change_lead",
+        "upsert": "scoring.change_lead",
+    }
+    ingestion_actions = ("create", "upsert")
+
+    def get_queryset(self) -> QuerySet[Lead]:
+        scores = LeadScore.objects.select_related("scoring_model", "version").order_by(
+            "scoring_model__slug"
+        )
+        return Lead.objects.prefetch_related(Prefetch("scores", queryset=scores))
+
+    def _save(self, instance: Lead | None, serializer: Serializer) -> Lead:
+        return services.lead_save(lead=instance, data=serializer.validated_data)
+
+    @extend_schema(
+        request=LeadSerializer,
+        responses={200: LeadSerializer, 201: LeadSerializer, 409: _CONFLICT},
+        description="Update the lead matched by external_id (else e-mail), or create it. "
+        "Only the fields sent are changed.",
+    )
+    @action(detail=False, methods=["post"])
+    def upsert(self, request: Request) -> Response:
+        def find(data: dict) -> Lead | None:
+            return services.lead_for_upsert(
+                external_id=data.get("external_id"), email=data.get("email")
+            )
+
+        return self._upsert(request, find, LeadMatchSerializer)
+
+
+class AccountViewSet(_WritableViewSet):
+    """Companies; a change rescores their leads."""
+
+    serializer_class = AccountSerializer
+    filterset_class = AccountFilter
+    ordering_fields = ["id", "name", "created_at", "updated_at", "employee_count"]
+    ordering = ["name", "id"]
+    queryset = Account.objects.all()
+    action_permissions = {
+        "list": "scoring.view_account",
+        "retrieve": "scoring.view_account",
+        "create": "scoring.add_account",
+        "update": "scoring.change_account",
+        "partial_update": "scoring.change_account",
+        "upsert": "scoring.change_account",
+    }
+
+    def _save(self, instance: Account | None, serializer: Serializer) -> Account:
+        return services.account_save(account=instance, data=serializer.validated_data)
+
+    @extend_schema(
+        request=AccountSerializer,
+        responses={200: AccountSerializer, 201: AccountSerializer, 409: _CONFLICT},
+        description="Update the account with this external_id, or create it.",
+    )
+    @action(detail=False, methods=["post"])
+    def upsert(self, request: Request) -> Response:
+        def find(data: dict) -> Account | None:
+            return services.account_for_upsert(external_id=data["external_id"])
+
+        return self._upsert(request, find, AccountMatchSerializer)
