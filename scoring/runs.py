@@ -6,7 +6,6 @@ remaining chunks then do nothing. A chunk counts once even when its task is deli
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
@@ -63,9 +62,7 @@ def run_start(
     return run, ranges
 
 
-@lru_cache(maxsize=32)
 def _published(version_id: int) -> PublishedModel:
-    # Versions are immutable, so a parsed one can be kept for the life of the process.
     version = ScoringModelVersion.objects.get(pk=version_id)
     return PublishedModel(version.scoring_model_id, version, parse_model(version.definition))
 

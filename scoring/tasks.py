@@ -71,7 +71,8 @@ def rescore_run_chunk(self, run_id: int, first_id: int, last_id: int, leads: int
     try:
         return run_chunk(run_id=run_id, chunk=chunk)
     except Exception as exc:
-        if self.request.retries >= self.max_retries:
+        # Inline (eager) execution has nobody to retry later; give up at once there.
+        if self.request.is_eager or self.request.retries >= self.max_retries:
             run_chunk_failed(run_id=run_id, chunk=chunk)
             raise
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc

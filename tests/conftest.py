@@ -68,3 +68,20 @@ def admin_user_role(django_user_model):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def outsider(django_user_model):  # type: ignore[no-untyped-def]
     return _user(django_user_model, "otto", None)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline_without_worker(request):  # type: ignore[no-untyped-def]
+    """Tasks run in the test's own process, as with no REDIS_URL, unless a live worker is used.
+
+    So a test behaves the same on a laptop and in CI; only `live_worker` tests go through Redis.
+    """
+    from leadscoring.celery import app
+    from scoring.ingest import flush_flag_clear
+
+    # The app reads Django settings under the CELERY_ namespace, so the key carries it too.
+    before = app.conf.CELERY_TASK_ALWAYS_EAGER
+    app.conf.CELERY_TASK_ALWAYS_EAGER = "live_worker" not in request.fixturenames
+    flush_flag_clear()
+    yield
+    app.conf.CELERY_TASK_ALWAYS_EAGER = before
