@@ -15,6 +15,7 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     """Every periodic job lives here, each with when and why."""
+    from pipeline import tasks as pipeline_tasks
     from scoring import tasks
 
     # Decay, look-back windows and inactivity move scores while nothing happens; refresh them
@@ -24,6 +25,10 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     )
     # Rescore requests whose flush task got lost (a restart between commit and send).
     sender.add_periodic_task(60.0, tasks.rescore_pending_sweep.s(), name="pending rescore sweep")
+    # Handoffs nobody answered in time stand out in the queue and reach notifications quickly.
+    sender.add_periodic_task(
+        300.0, pipeline_tasks.mark_sla_breaches.s(), name="handoff SLA breaches"
+    )
     # Page views of visitors who never identified themselves are forgotten after the retention
     # period (TRACKING_ANONYMOUS_RETENTION_DAYS); nightly, off-peak.
     from integrations import tasks as integrations_tasks

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "integrations",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -212,6 +213,11 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# --- Sales queue (pipeline app): hand handoffs without owner round-robin to the sales team
+# (off: they wait in the queue to be claimed); a handoff is "due soon" this many hours ahead.
+PIPELINE_ROUND_ROBIN = _bool("PIPELINE_ROUND_ROBIN", default=True)
+PIPELINE_DUE_SOON_HOURS = env.float("PIPELINE_DUE_SOON_HOURS", default=4.0)
 
 LOGGING = {
     "version": 1,

@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/", include("scoring.api.urls")),
     path("", include("integrations.urls")),
     path("rules/", include("rules_admin.urls")),
+    path("", include("pipeline.urls")),
 ]

@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from .models import AssignmentRule, SavedQueueFilter
+
+
+@admin.register(AssignmentRule)
+class AssignmentRuleAdmin(admin.ModelAdmin):
+    list_display = ["position", "match", "value", "account", "scoring_model", "assignee", "active"]
+    list_display_links = ["match"]
+    list_editable = ["position", "active"]
+    list_filter = ["match", "active", "scoring_model"]
+    list_select_related = ["account", "scoring_model", "assignee"]
+    raw_id_fields = ["account"]
+    search_fields = ["value", "account__name", "assignee__username"]
+
+
+@admin.register(SavedQueueFilter)
+class SavedQueueFilterAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "params", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "user__username"]

@@ -1,0 +1,181 @@
+"""The evidence behind a score, for the lead page: which activities each criterion counted.
+
+Plain data in, plain data out (no ORM), following the engine's rules for matching and counting
+(scoring/engine.py's module docstring); tests check that the evidence found here always numbers
+exactly the engine's evidence count. Also the score history: the engine replayed at past times.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from scoring.definition import (
+    ActivityCriterion,
+    AttributeCriterion,
+    Criterion,
+    FrequencyCriterion,
+    InactivityCriterion,
+    ModelSpec,
+)
+from scoring.engine import ActivityFact, LeadFacts, condition_matches, lead_value, score_lead
+
+_SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What made one criterion count: the activities it counted, or the profile value it saw."""
+
+    activities: tuple[ActivityFact, ...] = ()
+    field: str = ""
+    value: object = None
+    last_activity_at: datetime | None = None
+
+
+def _age_days(activity: ActivityFact, now: datetime) -> float:
+    return (now - activity.occurred_at).total_seconds() / _SECONDS_PER_DAY
+
+
+def matching_activities(
+    criterion: ActivityCriterion | FrequencyCriterion,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+) -> list[ActivityFact]:
+    """Activities of the criterion's kinds, meeting its conditions, by `now`, in its window."""
+    kinds = set(criterion.kinds)
+    return [
+        a
+        for a in activities
+        if a.occurred_at <= now
+        and (not kinds or a.kind in kinds)
+        and (criterion.window_days is None or _age_days(a, now) < criterion.window_days)
+        and all(condition_matches(c, a.properties.get(c.field)) for c in criterion.where)
+    ]
+
+
+def counted_activities(
+    criterion: ActivityCriterion, activities: Sequence[ActivityFact], now: datetime, tz: tzinfo
+) -> list[ActivityFact]:
+    """The matching activities the criterion's `count` mode counts, newest first."""
+    matches = sorted(
+        matching_activities(criterion, activities, now), key=lambda a: a.occurred_at, reverse=True
+    )
+    if not matches:
+        return []
+    if criterion.count == "once":
+        return matches[:1]
+    if criterion.count == "per_day":
+        latest_per_day: dict[date, ActivityFact] = {}
+        for activity in matches:  # newest first: the first one seen of a day is its latest
+            latest_per_day.setdefault(activity.occurred_at.astimezone(tz).date(), activity)
+        return list(latest_per_day.values())
+    return matches
+
+
+def busiest_span(
+    criterion: FrequencyCriterion, activities: Sequence[ActivityFact], now: datetime
+) -> list[ActivityFact]:
+    """The largest set of matching activities lying within `within_days` (earliest such span)."""
+    times = sorted(matching_activities(criterion, activities, now), key=lambda a: a.occurred_at)
+    best: tuple[int, int] = (0, 0)
+    start = 0
+    for end, last in enumerate(times):
+        while _age_days(times[start], last.occurred_at) > criterion.within_days:
+            start += 1
+        if end + 1 - start > best[1] - best[0]:
+            best = (start, end + 1)
+    return list(reversed(times[best[0] : best[1]]))
+
+
+def criterion_evidence(
+    criterion: Criterion,
+    lead: LeadFacts,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+    tz: tzinfo,
+) -> Evidence:
+    if isinstance(criterion, AttributeCriterion):
+        field = criterion.condition.field
+        return Evidence(field=field, value=lead_value(lead, field))
+    if isinstance(criterion, ActivityCriterion):
+        return Evidence(activities=tuple(counted_activities(criterion, activities, now, tz)))
+    if isinstance(criterion, FrequencyCriterion):
+        return Evidence(activities=tuple(busiest_span(criterion, activities, now)))
+    assert isinstance(criterion, InactivityCriterion)
+    kinds = set(criterion.kinds)
+    seen = [
+        a.occurred_at for a in activities if a.occurred_at <= now and (not kinds or a.kind in kinds)
+    ]
+    return Evidence(last_activity_at=max(seen, default=None))
+
+
+@dataclass(frozen=True)
+class ExplainedCriterion:
+    name: str
+    type: str
+    points: object
+    evidence_count: int
+    evidence: Evidence | None  # None: the criterion is no longer in the version's definition
+    consistent: bool  # the evidence found here numbers what the engine counted
+
+
+def explain(
+    spec: ModelSpec,
+    explanation: Sequence[dict],
+    lead: LeadFacts,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+    tz: tzinfo,
+) -> list[ExplainedCriterion]:
+    """The stored explanation with the evidence behind every criterion, recomputed at `now`."""
+    by_name = {criterion.name: criterion for criterion in spec.criteria}
+    rows = []
+    for item in explanation:
+        criterion = by_name.get(item["criterion"])
+        evidence = None
+        consistent = False
+        if criterion is not None:
+            evidence = criterion_evidence(criterion, lead, activities, now, tz)
+            if isinstance(criterion, ActivityCriterion | FrequencyCriterion):
+                consistent = len(evidence.activities) == int(item["evidence_count"])
+            else:
+                consistent = True
+        rows.append(
+            ExplainedCriterion(
+                name=item["criterion"],
+                type=item["type"],
+                points=item["points"],
+                evidence_count=int(item["evidence_count"]),
+                evidence=evidence,
+                consistent=consistent,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    at: datetime
+    total: float
+    mql: bool
+
+
+def score_history(
+    spec: ModelSpec,
+    lead: LeadFacts,
+    activities: Sequence[ActivityFact],
+    *,
+    until: datetime,
+    days: int,
+    tz: tzinfo,
+) -> list[HistoryPoint]:
+    """The lead's score under `spec` once a day for `days` days up to `until`, oldest first.
+
+    Uses today's profile: past values of the lead's fields are not kept, only its activities.
+    """
+    points = []
+    for back in range(days, -1, -1):
+        at = until - timedelta(days=back)
+        result = score_lead(spec, lead, activities, at, tz)
+        points.append(HistoryPoint(at=at, total=float(result.total), mql=result.mql))
+    return points

@@ -1,0 +1,95 @@
+"""Forms of the queue: its filters and the inputs of the row actions."""
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from scoring.models import HandoffStatus, RejectionReason
+
+FILTER_FIELDS = ("model", "owner", "band", "source", "sla", "status")
+STATUS_CHOICES = [
+    ("open", _("Open (new, accepted, qualified)")),
+    *HandoffStatus.choices,
+    ("all", _("All")),
+]
+SLA_CHOICES = [
+    ("", _("Any")),
+    ("overdue", _("Overdue")),
+    ("due_soon", _("Due soon")),
+    ("on_track", _("On track")),
+    ("met", _("Responded")),
+]
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters; anything unknown or malformed is ignored (shown as "any")."""
+
+    model = forms.ChoiceField(label=_("Model"), required=False)
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
+    band = forms.ChoiceField(label=_("Band"), required=False)
+    source = forms.ChoiceField(label=_("Source"), required=False)
+    sla = forms.ChoiceField(label=_("Follow-up"), required=False, choices=SLA_CHOICES)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=STATUS_CHOICES)
+
+    def __init__(self, data, *, options) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(data)
+        self.fields["model"].choices = [("", _("Any")), *((m.slug, m.name) for m in options.models)]
+        self.fields["owner"].choices = [
+            ("", _("Anyone")),
+            ("me", _("Me")),
+            ("none", _("Nobody yet")),
+            *((str(u.pk), u.get_full_name() or u.get_username()) for u in options.owners),
+        ]
+        self.fields["band"].choices = [("", _("Any")), *((b, b) for b in options.bands)]
+        self.fields["source"].choices = [("", _("Any")), *((s, s) for s in options.sources)]
+
+    def values(self) -> dict[str, str]:
+        """The valid filters; an invalid one falls back to its default instead of failing."""
+        self.is_valid()
+        clean = getattr(self, "cleaned_data", {})
+        values = {name: clean.get(name) or "" for name in FILTER_FIELDS}
+        values["status"] = values["status"] or "open"
+        return values
+
+
+class RejectForm(forms.Form):
+    reason = forms.ModelChoiceField(
+        label=_("Reason"),
+        queryset=RejectionReason.objects.filter(active=True),
+        to_field_name="code",
+        empty_label=_("Choose a reason"),
+    )
+    note = forms.CharField(label=_("Note for marketing"), required=False, max_length=2000)
+
+
+class QualifyForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
+
+
+class OutcomeForm(forms.Form):
+    result = forms.ChoiceField(
+        label=_("Result"),
+        choices=[("won", _("Won")), ("lost", _("Lost"))],
+        widget=forms.RadioSelect,
+    )
+    value = forms.DecimalField(
+        label=_("Deal value (€)"),
+        required=False,
+        min_value=Decimal(0),
+        max_digits=16,
+        decimal_places=2,
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
+
+
+class ReassignForm(forms.Form):
+    owner = forms.TypedChoiceField(label=_("Give to"), coerce=int)
+
+    def __init__(self, data, *, team) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(data)
+        self.fields["owner"].choices = [(u.pk, u.get_full_name() or u.get_username()) for u in team]
+
+
+class SaveFilterForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=80)

@@ -1,0 +1,11 @@
+"""Celery tasks of the sales queue: thin, idempotent wrappers around pipeline.services."""
+
+from celery import shared_task
+
+from .services import handoffs_mark_sla_breached
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def mark_sla_breaches() -> int:
+    """Mark new handoffs past their follow-up time (each once); safe to run at any time."""
+    return handoffs_mark_sla_breached()

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "pipeline"
+
+urlpatterns = [
+    path("queue/", views.queue, name="queue"),
+    path("queue/<int:handoff_id>/<slug:action>/", views.handoff_action, name="handoff_action"),
+    path("queue/filters/", views.saved_filter_save, name="saved_filter_save"),
+    path(
+        "queue/filters/<int:saved_filter_id>/delete/",
+        views.saved_filter_delete,
+        name="saved_filter_delete",
+    ),
+    path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
+]

@@ -1,0 +1,205 @@
+"""The sales queue and the lead page. Thin: forms validate, services act, selectors read.
+
+With HTMX a filter change swaps only the table and an action swaps only its row; without
+JavaScript the same forms post normally and redirect back to the queue.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from scoring.handoffs import (
+    HandoffError,
+    handoff_accept,
+    handoff_qualify,
+    handoff_record_outcome,
+    handoff_reject,
+)
+from scoring.models import Handoff
+
+from . import selectors, services
+from .forms import (
+    FILTER_FIELDS,
+    OutcomeForm,
+    QualifyForm,
+    QueueFilterForm,
+    ReassignForm,
+    RejectForm,
+    SaveFilterForm,
+)
+from .lead_profile import lead_page_get
+
+VIEW = "scoring.view_handoff"
+WORK = "scoring.work_handoff"
+
+
+def _queue_context(request: HttpRequest) -> dict:
+    options = selectors.queue_options()
+    form = QueueFilterForm(request.GET, options=options)
+    values = form.values()
+    now = timezone.now()
+    page = selectors.queue_page(
+        values=values, user=request.user, now=now, page=request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "form": form,
+        "values": values,
+        "options": options,
+        "page": page,
+        "query": query.urlencode(),
+        "saved_filters": selectors.saved_filters(user=request.user),
+        "can_work": services.can_work_handoffs(request.user),
+        "now": now,
+        "save_form": SaveFilterForm(),
+    }
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def queue(request: HttpRequest) -> HttpResponse:
+    context = _queue_context(request)
+    if request.htmx and request.htmx.target == "queue-table":
+        return render(request, "pipeline/queue.html#queue-table", context)
+    return render(request, "pipeline/queue.html", context)
+
+
+def _back_to_queue(request: HttpRequest) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("pipeline:queue")
+    return redirect(target)
+
+
+def _first_error(form) -> str:  # type: ignore[no-untyped-def]
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        return f"{label}: {errors[0]}" if label else errors[0]
+    return _("Please check the form.")
+
+
+def _perform(request: HttpRequest, handoff_id: int, action: str) -> str:
+    """Run one row action; returns the message to show (raises HandoffError on refusal)."""
+    user = request.user
+    if action == "claim":
+        services.handoff_claim(handoff_id=handoff_id, user=user)
+        return _("You now own this handoff.")
+    if action == "reassign":
+        form = ReassignForm(request.POST, team=services.sales_team())
+        if not form.is_valid():
+            raise HandoffError(_first_error(form))
+        services.handoff_reassign(
+            handoff_id=handoff_id, user=user, owner_id=form.cleaned_data["owner"]
+        )
+        return _("Handoff reassigned.")
+    if action == "accept":
+        handoff_accept(handoff_id=handoff_id, user=user)
+        return _("Accepted: the lead is now sales accepted (SAL).")
+    if action == "reject":
+        form = RejectForm(request.POST)
+        if not form.is_valid():
+            raise HandoffError(_first_error(form))
+        handoff_reject(
+            handoff_id=handoff_id,
+            user=user,
+            reason_code=form.cleaned_data["reason"].code,
+            note=form.cleaned_data["note"],
+        )
+        return _("Rejected: the lead went back to marketing for nurturing.")
+    if action == "qualify":
+        form = QualifyForm(request.POST)
+        if not form.is_valid():
+            raise HandoffError(_first_error(form))
+        handoff_qualify(handoff_id=handoff_id, user=user, note=form.cleaned_data["note"])
+        return _("Qualified: the lead is now sales qualified (SQL).")
+    if action == "outcome":
+        form = OutcomeForm(request.POST)
+        if not form.is_valid():
+            raise HandoffError(_first_error(form))
+        data = form.cleaned_data
+        handoff_record_outcome(
+            handoff_id=handoff_id,
+            user=user,
+            won=data["result"] == "won",
+            value=data["value"],
+            note=data["note"],
+        )
+        return _("Outcome recorded.")
+    raise HandoffError(_("Unknown action."))
+
+
+ACTIONS = ("claim", "reassign", "accept", "reject", "qualify", "outcome")
+
+
+@require_POST
+@permission_required(WORK, raise_exception=True)
+def handoff_action(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
+    if not Handoff.objects.filter(pk=handoff_id).exists():
+        return HttpResponse(_("This handoff no longer exists."), status=404)
+    error, done = "", ""
+    try:
+        done = _perform(request, handoff_id, action)
+    except HandoffError as exc:
+        error = str(exc)
+    if request.htmx:
+        now = timezone.now()
+        context = {
+            "h": selectors.queue_row(handoff_id=handoff_id, now=now),
+            "options": selectors.queue_options(),
+            "can_work": True,
+            "row_error": error,
+            "row_done": done,
+            "next": request.POST.get("next", ""),
+            "now": now,
+        }
+        return render(request, "pipeline/queue.html#queue-row", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return _back_to_queue(request)
+
+
+@require_POST
+@permission_required(VIEW, raise_exception=True)
+def saved_filter_save(request: HttpRequest) -> HttpResponse:
+    form = SaveFilterForm(request.POST)
+    params = {name: request.POST.get(name, "") for name in FILTER_FIELDS}
+    if form.is_valid():
+        saved = services.saved_filter_save(
+            user=request.user, name=form.cleaned_data["name"], params=params
+        )
+        messages.success(request, _("Saved the filter “%(name)s”.") % {"name": saved.name})
+    else:
+        messages.error(request, _first_error(form))
+    query = urlencode({key: value for key, value in params.items() if value})
+    return redirect(f"{reverse('pipeline:queue')}?{query}")
+
+
+@require_POST
+@permission_required(VIEW, raise_exception=True)
+def saved_filter_delete(request: HttpRequest, saved_filter_id: int) -> HttpResponse:
+    if services.saved_filter_delete(user=request.user, saved_filter_id=saved_filter_id):
+        messages.success(request, _("Saved filter removed."))
+    return redirect("pipeline:queue")
+
+
+@require_GET
+@permission_required("scoring.view_lead", raise_exception=True)
+def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+    page = lead_page_get(lead_id=lead_id, timeline_page=request.GET.get("activities"))
+    context = {"p": page, "lead": page.lead}
+    if request.htmx and request.htmx.target == "timeline":
+        return render(request, "pipeline/lead_detail.html#timeline", context)
+    return render(request, "pipeline/lead_detail.html", context)
