@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "integrations",
+    "reports",
     "pipeline",
 ]
 
@@ -218,6 +219,9 @@ CACHES = {
 # (off: they wait in the queue to be claimed); a handoff is "due soon" this many hours ahead.
 PIPELINE_ROUND_ROBIN = _bool("PIPELINE_ROUND_ROBIN", default=True)
 PIPELINE_DUE_SOON_HOURS = env.float("PIPELINE_DUE_SOON_HOURS", default=4.0)
+
+# --- Reports (dashboards): computed figures are kept this long per filter set (0 turns it off).
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=120)
 
 LOGGING = {
     "version": 1,

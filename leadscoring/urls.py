@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/", include("scoring.api.urls")),
     path("", include("integrations.urls")),
     path("rules/", include("rules_admin.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("pipeline.urls")),
 ]

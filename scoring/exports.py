@@ -1,12 +1,15 @@
 """Streamed exports of lead scores as CSV or XLSX, safe to open in a spreadsheet."""
 
 import csv
-from collections.abc import Iterator
+import io
+import json
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
 import xlsxwriter
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .models import LeadScore, ScoringModel
@@ -49,6 +52,39 @@ def score_rows(scoring_model: ScoringModel) -> Iterator[list[Any]]:
         ]
 
 
+def export_value(value: Any) -> Any:
+    """One database value as an export shows it: blank for NULL, local time, inert text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return spreadsheet_safe(value)
+
+
+def values_rows(queryset: QuerySet, chunk_size: int = CHUNK) -> Iterator[list[Any]]:
+    """The rows of a values_list() queryset, read from the database `chunk_size` at a time."""
+    for row in queryset.iterator(chunk_size=chunk_size):
+        yield [export_value(v) for v in row]
+
+
+def csv_chunks(
+    rows: Iterable[list[Any]], columns: list[str], rows_per_chunk: int = 2000
+) -> Iterator[str]:
+    """CSV text in pieces of `rows_per_chunk` rows, for a streamed HTTP response."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([_csv_value(v) for v in row])
+        if count % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -67,10 +103,16 @@ def write_csv(rows: Iterator[list[Any]], columns: list[str], out: IO[str]) -> in
     return count
 
 
-def write_xlsx(rows: Iterator[list[Any]], columns: list[str], path: str) -> int:
+def write_xlsx(
+    rows: Iterable[list[Any]],
+    columns: list[str],
+    path: str | IO[bytes],
+    *,
+    sheet_name: str = "scores",
+) -> int:
     # constant_memory writes each row to disk as it goes, so a million rows never sit in memory.
     workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "remove_timezone": True})
-    sheet = workbook.add_worksheet("scores")
+    sheet = workbook.add_worksheet(sheet_name)
     when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     for col, name in enumerate(columns):
         sheet.write_string(0, col, name)
