@@ -26,9 +26,19 @@ _OPS = {
 OPERATOR_LABELS = _OPS
 
 
+_FLAGS = {
+    "account.is_target_account": gettext_lazy("the company is on the target-account list"),
+    "account.is_competitor": gettext_lazy("the company is a competitor"),
+    "lead.email_invalid": gettext_lazy("the lead's e-mail address bounced"),
+    "lead.unsubscribed": gettext_lazy("the lead unsubscribed"),
+}
+
+
 def points_text(points: float | int) -> str:
     sign = "+" if points > 0 else ""
-    return sign + number_format(points, decimal_pos=None, use_l10n=True)
+    if float(points).is_integer():
+        points = int(points)
+    return sign + number_format(points, use_l10n=True, force_grouping=True)
 
 
 def _value_text(value: Any) -> str:
@@ -37,7 +47,7 @@ def _value_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_value_text(v) for v in value)
     if isinstance(value, int | float):
-        return number_format(value, use_l10n=True)
+        return number_format(value, use_l10n=True, force_grouping=True)
     return f"“{value}”"
 
 
@@ -63,6 +73,8 @@ def condition_text(condition: Mapping[str, Any], *, activity: bool = False) -> s
     field = str(condition.get("field", ""))
     subject = _("its %(field)s") % {"field": field} if activity else field_label(field)
     op = str(condition.get("op", ""))
+    if op == "equals" and condition.get("value") is True and field in _FLAGS:
+        return str(_FLAGS[field])
     words = str(_OPS.get(op, op))
     if op in ("is_set", "is_not_set"):
         return f"{subject} {words}"

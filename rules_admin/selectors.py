@@ -90,7 +90,9 @@ def versions_list(*, scoring_model: ScoringModel) -> QuerySet[ScoringModelVersio
 
 
 def latest_run(*, scoring_model: ScoringModel) -> RescoreRun | None:
-    return scoring_model.rescore_runs.select_related("version").order_by("-started_at").first()
+    return (
+        scoring_model.rescore_runs.select_related("version").order_by("-started_at", "-id").first()
+    )
 
 
 @dataclass(frozen=True)
