@@ -43,12 +43,17 @@ def _stacked_weekly(series: WeeklySeries, y_title: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _points(value: Decimal) -> str:
+    # 20.00 -> "20", 12.50 -> "12.5"
+    return f"{value.normalize():f}" if value != value.to_integral() else f"{value:.0f}"
+
+
 def bin_label(low: Decimal | None, high: Decimal | None) -> str:
     if low is None:
         return _("below 0")
     if high is None:
-        return _("%(low)s and more") % {"low": f"{low:g}"}
-    return f"{low:g}–{high:g}"
+        return _("%(low)s and more") % {"low": _points(low)}
+    return f"{_points(low)}–{_points(high)}"
 
 
 def _histogram(histogram: Histogram, colour: str) -> dict[str, Any]:

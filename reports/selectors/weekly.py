@@ -12,6 +12,9 @@ from scoring.models import HandoffAction, ScoreEvent, ScoreEventKind, ScoringMod
 
 from ..forms import ReportFilters
 
+MAX_SERIES = 8
+OTHER = "Other"
+
 
 @dataclass(frozen=True)
 class WeeklySeries:
@@ -58,8 +61,13 @@ def _weekly(filters: ReportFilters, rows: QuerySet, name_key: str, blank: str) -
         week = week_date(row["week"])
         if week in position:
             counts[position[week]] += row["n"]
-    ordered = dict(sorted(series.items(), key=lambda item: (-sum(item[1]), item[0])))
-    return WeeklySeries(weeks=weeks, series=ordered)
+    ordered = sorted(series.items(), key=lambda item: (-sum(item[1]), item[0]))
+    if len(ordered) > MAX_SERIES:
+        # A chart with dozens of colours says nothing: the smallest series become "Other".
+        rest = ordered[MAX_SERIES - 1 :]
+        other = [sum(counts[i] for _name, counts in rest) for i in range(len(weeks))]
+        ordered = [*ordered[: MAX_SERIES - 1], (OTHER, other)]
+    return WeeklySeries(weeks=weeks, series=dict(ordered))
 
 
 def mqls_per_week(*, filters: ReportFilters, by: str) -> WeeklySeries:

@@ -14,7 +14,7 @@ from reports.selectors import (
     score_histograms,
     sla_compliance,
 )
-from tests.reports.pipeline_data import at
+from tests.reports.pipeline_data import at, more_leads
 
 pytestmark = pytest.mark.django_db
 WEEKS = [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16), date(2026, 3, 23)]
@@ -126,3 +126,14 @@ def test_dashboard_is_cached_for_the_same_filters(pipeline, settings, django_ass
     with django_assert_num_queries(0):
         again = dashboard_get(filters=pipeline.filters())
     assert again == first
+
+
+def test_many_sources_keep_the_seven_largest_and_sum_the_rest_as_other(pipeline):
+    more_leads(pipeline.model_a, 10)  # sources src0..src9, one MQL each on 14 March
+    series = mqls_per_week(filters=pipeline.filters(), by="lead__source").series
+    # Largest first, ties by name: webinar has 2, every other source 1.
+    assert list(series) == [
+        "webinar", "(unknown)", "ads", "partner", "src0", "src1", "src2", "Other"
+    ]  # fmt: skip
+    assert series["Other"] == [0, 7, 0, 0]  # src3..src9, all on 14 March
+    assert sum(sum(counts) for counts in series.values()) == 15  # 5 + 10 MQLs, none lost

@@ -1,0 +1,61 @@
+"""benchmarks.web works end to end: signed-in concurrent users, p95 per page, export throughput.
+
+Timing figures belong to the benchmarks; these tests only prove the tools measure something real.
+"""
+
+import socket
+
+import pytest
+from django.db import connection
+
+from benchmarks.web import BenchmarkError, export_rows_per_s, measure, serve
+from tests.reports.pipeline_data import pipeline_build
+
+PATHS = {"overview": "/", "dashboard": "/reports/?date_from=2026-03-02&date_to=2026-03-29"}
+
+
+@pytest.fixture
+def data(transactional_db, marketing_user):  # type: ignore[no-untyped-def]
+    pipeline_build()
+    return marketing_user
+
+
+def test_measure_gives_a_p95_per_page_for_concurrent_signed_in_users(live_server, data):
+    result = measure(live_server.url, "mia", "pw-mia", PATHS, users=3, seconds=1)
+    assert set(result) == {"overview", "dashboard"}
+    assert all(0 < ms < 60_000 for ms in result.values())
+
+
+def test_measure_refuses_a_wrong_password_and_error_pages(live_server, data, outsider):
+    with pytest.raises(BenchmarkError, match="signing in"):
+        measure(live_server.url, "mia", "wrong", PATHS, users=1, seconds=0.1)
+    with pytest.raises(BenchmarkError, match="403"):
+        measure(live_server.url, "otto", "pw-otto", {"reports": "/reports/"}, users=1, seconds=0.1)
+
+
+def test_export_rows_per_s_counts_the_streamed_rows(live_server, data):
+    rate = export_rows_per_s(
+        live_server.url,
+        "mia",
+        "pw-mia",
+        "/reports/exports/leads.csv?date_from=2026-03-02&date_to=2026-03-29",
+    )
+    assert rate > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.postgres
+def test_serve_runs_gunicorn_on_the_database_until_the_block_ends(data):
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = _free_port()
+    with serve(url, port, workers=1) as base_url:
+        result = measure(base_url, "mia", "pw-mia", PATHS, users=2, seconds=0.5)
+        assert set(result) == set(PATHS)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
