@@ -115,8 +115,7 @@ def test_the_database_orders_before_paging(make_handoff, sales_user):
 
 def test_the_sla_urgency_buckets(make_handoff):
     states = {
-        due_in: _annotated(make_handoff(due_in=due_in)).sla_state
-        for due_in in (-3, 2, 10, 30)
+        due_in: _annotated(make_handoff(due_in=due_in)).sla_state for due_in in (-3, 2, 10, 30)
     }
     assert states == {-3: "overdue", 2: "due_soon", 10: "due_today", 30: "later"}
     accepted = make_handoff(due_in=-3, status=HandoffStatus.ACCEPTED)
