@@ -208,8 +208,8 @@ per_lead AS (
                THEN 10 ELSE 0 END
         + CASE WHEN bool_or(kind = 'page_view' AND url LIKE '%%/jobs%%') THEN -10 ELSE 0 END
         + CASE WHEN bool_or(kind = 'newsletter_signup') THEN 20 ELSE 0 END
-        + coalesce(round(least(sum(10 * power(0.5, age / 60))
-              FILTER (WHERE kind = 'content_download'), 30)::numeric, 2), 0)
+        + round(least(coalesce(sum(10 * power(0.5, age / 60))
+              FILTER (WHERE kind = 'content_download'), 0), 30)::numeric, 2)
         + coalesce(round((50 * power(0.5, min(age) FILTER (WHERE kind IN ('webinar_attended',
               'event_attended')) / 90))::numeric, 2), 0)
         + CASE WHEN bool_or(kind IN ('demo_request', 'trial_signup')) THEN 100 ELSE 0 END

@@ -3,12 +3,13 @@
 Each crossing becomes a ScoreEvent with a readable reason; crossing into MQL opens a handoff.
 """
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from .engine import ActivityFact
 from .handoffs import MqlCrossing, handoffs_open
@@ -25,25 +26,34 @@ class StoredScore:
     band: str
     mql: bool
     version_id: int
-    explanation: list[dict[str, Any]]
+    explanation_json: str  # parsed only for the few scores that cross a threshold
+
+    @property
+    def explanation(self) -> list[dict[str, Any]]:
+        return json.loads(self.explanation_json or "[]")
 
 
 def scores_lock(
     *, lead_ids: Sequence[int], model_ids: Sequence[int]
 ) -> dict[tuple[int, int], StoredScore]:
     """The stored scores of these leads, locked until commit so crossings are seen only once."""
-    rows = (
-        LeadScore.objects.select_for_update()
-        .filter(lead_id__in=lead_ids, scoring_model_id__in=model_ids)
-        .order_by("lead_id", "scoring_model_id")
-        .values_list(
-            "lead_id", "scoring_model_id", "total", "band", "mql", "version_id", "explanation"
+    if not lead_ids or not model_ids:
+        return {}
+    table = LeadScore._meta.db_table
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    leads = ", ".join(["%s"] * len(lead_ids))
+    models = ", ".join(["%s"] * len(model_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT lead_id, scoring_model_id, total, band, mql, version_id, "  # noqa: S608
+            f"CAST(explanation AS text) FROM {table} WHERE lead_id IN ({leads}) "
+            f"AND scoring_model_id IN ({models}) ORDER BY lead_id, scoring_model_id{lock}",
+            [*lead_ids, *model_ids],
         )
-    )
-    return {
-        (lead_id, model_id): StoredScore(total, band, mql, version_id, explanation or [])
-        for lead_id, model_id, total, band, mql, version_id, explanation in rows
-    }
+        return {
+            (lead_id, model_id): StoredScore(Decimal(total), band, mql, version_id, explanation)
+            for lead_id, model_id, total, band, mql, version_id, explanation in cursor.fetchall()
+        }
 
 
 def _amount(value: Decimal) -> str:

@@ -8,7 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 
 from django.db import connection, transaction
@@ -76,13 +76,37 @@ def activity_fact(kind: str, occurred_at: datetime, channel: str, properties: di
     )
 
 
+def _aware(value: datetime | str) -> datetime:
+    # SQLite hands timestamps back as naive UTC (or text); PostgreSQL as aware datetimes.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def activities_by_lead(lead_ids: Sequence[int]) -> dict[int, list[ActivityFact]]:
-    rows = Activity.objects.filter(lead_id__in=lead_ids).values_list(
-        "lead_id", "kind", "occurred_at", "channel", "properties"
-    )
+    """Every activity of these leads, grouped by lead, in one query.
+
+    A raw cursor: this is the hot path of a full rescore, and the ORM's per-value converters
+    cost more than the scoring itself.
+    """
     grouped: dict[int, list[ActivityFact]] = defaultdict(list)
-    for lead_id, kind, occurred_at, channel, properties in rows.iterator(chunk_size=20000):
-        grouped[lead_id].append(activity_fact(kind, occurred_at, channel, properties or {}))
+    if not lead_ids:
+        return grouped
+    table = Activity._meta.db_table
+    placeholders = ", ".join(["%s"] * len(lead_ids))
+    loads = json.loads
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT lead_id, kind, occurred_at, channel, properties FROM {table} "  # noqa: S608
+            f"WHERE lead_id IN ({placeholders})",
+            list(lead_ids),
+        )
+        for lead_id, kind, occurred_at, channel, properties in cursor.fetchall():
+            if isinstance(properties, str):
+                properties = loads(properties)
+            grouped[lead_id].append(
+                activity_fact(kind, _aware(occurred_at), channel, properties or {})
+            )
     return grouped
 
 
@@ -158,6 +182,34 @@ _UPSERT_COLUMNS = [
 ]  # fmt: skip
 
 
+def _upsert_sql(table: str, source: str) -> str:
+    columns = ", ".join(_UPSERT_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _UPSERT_COLUMNS[2:])
+    return (
+        f"INSERT INTO {table} ({columns}) {source} "  # noqa: S608 - fixed names
+        f"ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET {updates} "
+        f"WHERE {table}.version_id < excluded.version_id "
+        f"OR ({table}.version_id = excluded.version_id "
+        f"AND {table}.computed_at <= excluded.computed_at) "
+        f"RETURNING lead_id, scoring_model_id"
+    )
+
+
+# One array per column: PostgreSQL takes a whole chunk as 11 parameters.
+_UNNEST = (
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], "
+    "%s::numeric[], %s::numeric[], %s::text[], %s::text[], %s::boolean[], %s::jsonb[], "
+    "%s::timestamptz[])"
+)
+
+
+def _upsert_values(row: LeadScore) -> tuple[object, ...]:
+    return (
+        row.lead_id, row.scoring_model_id, row.version_id, row.total, row.fit, row.engagement,
+        row.band, row.grade, row.mql, json.dumps(row.explanation), row.computed_at,
+    )  # fmt: skip
+
+
 def scores_upsert(rows: Sequence[LeadScore]) -> set[tuple[int, int]]:
     """Insert or update scores; a row never replaces one from a newer version, nor, within the
     same version, one computed at a later time (from newer data).
@@ -165,28 +217,20 @@ def scores_upsert(rows: Sequence[LeadScore]) -> set[tuple[int, int]]:
     Returns the (lead id, model id) pairs written (refused stale writes are left out).
     """
     table = LeadScore._meta.db_table
-    columns = ", ".join(_UPSERT_COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _UPSERT_COLUMNS[2:])
     written: set[tuple[int, int]] = set()
+    if not rows:
+        return written
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = [list(values) for values in zip(*map(_upsert_values, rows), strict=True)]
+            cursor.execute(_upsert_sql(table, _UNNEST), columns)
+            return set(map(tuple, cursor.fetchall()))
+        row_marks = "(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"
         for start in range(0, len(rows), 500):
             batch = rows[start : start + 500]
-            values = ", ".join(["(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"] * len(batch))
-            params: list[object] = []
-            for row in batch:
-                params += [
-                    row.lead_id, row.scoring_model_id, row.version_id, row.total, row.fit,
-                    row.engagement, row.band, row.grade, row.mql, json.dumps(row.explanation),
-                    row.computed_at,
-                ]  # fmt: skip
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608 - fixed names
-                f"ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET {updates} "
-                f"WHERE {table}.version_id < excluded.version_id "
-                f"OR ({table}.version_id = excluded.version_id "
-                f"AND {table}.computed_at <= excluded.computed_at) "
-                f"RETURNING lead_id, scoring_model_id",
-                params,
+                _upsert_sql(table, "VALUES " + ", ".join([row_marks] * len(batch))),
+                [value for row in batch for value in _upsert_values(row)],
             )
             written.update(map(tuple, cursor.fetchall()))
     return written

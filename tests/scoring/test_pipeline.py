@@ -147,8 +147,9 @@ def test_crossing_into_mql_records_an_event_and_hands_the_lead_to_sales(
     assert _score(lead).total == 25 and not Handoff.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         activities_ingest(
-            [{"lead_id": lead.pk, "kind": "webinar_attended", "occurred_at": NOW.isoformat()}]
-        )
+            [{"lead_id": lead.pk, "kind": "webinar_attended",
+              "occurred_at": (NOW + timedelta(minutes=5)).isoformat()}]
+        )  # fmt: skip
     score = _score(lead)
     assert score.total == 55 and score.mql
     events = {e.kind: e for e in ScoreEvent.objects.filter(lead=lead)}
