@@ -87,16 +87,23 @@ def deliveries_create(*, event: str, payloads: Iterable[tuple[str, dict[str, Any
         return []
     from .tasks import deliver_webhook
 
+    keys = {row.event_key for row in rows}
     with transaction.atomic():
-        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        known = set(
+            WebhookDelivery.objects.filter(endpoint__in=endpoints, event_key__in=keys).values_list(
+                "endpoint_id", "event_key"
+            )
+        )
+        new = [row for row in rows if (row.endpoint.pk, row.event_key) not in known]
+        # ignore_conflicts: a concurrent sender may record the same event first; its rows
+        # carry another creation time, so only ours are picked up below.
+        WebhookDelivery.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
         ids = list(
             WebhookDelivery.objects.filter(
-                endpoint__in=endpoints,
-                event_key__in={row.event_key for row in rows},
-                status=WebhookDelivery.Status.PENDING,
-                attempts=0,
+                endpoint__in=endpoints, event_key__in={row.event_key for row in new},
+                created_at=now,
             ).values_list("pk", flat=True)
-        )
+        )  # fmt: skip
         for delivery_id in ids:
             deliver_webhook.delay_on_commit(delivery_id)
     return ids

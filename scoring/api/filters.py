@@ -1,5 +1,6 @@
 """Query filters for the list endpoints."""
 
+from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -13,14 +14,33 @@ from scoring.models import (
     LifecycleStage,
 )
 
+_BIGINT = 2**63 - 1
+# Scores are stored with 12 digits, 2 of them decimals.
+_SCORE_LIMIT = 10**10
+
+
+class IdFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+def _id(field_name: str, label: str) -> IdFilter:
+    return IdFilter(field_name=field_name, min_value=1, max_value=_BIGINT, label=label)
+
+
+def _score(label: str, lookup: str | None = None, **kwargs: object) -> filters.NumberFilter:
+    bounds = {"min_value": -_SCORE_LIMIT, "max_value": _SCORE_LIMIT}
+    if lookup:
+        return filters.NumberFilter(field_name="total", lookup_expr=lookup, label=label, **bounds)
+    return filters.NumberFilter(label=label, **bounds, **kwargs)
+
 
 class LeadFilter(filters.FilterSet):
     stage = filters.MultipleChoiceFilter(
         field_name="lifecycle_stage", choices=LifecycleStage.choices, label=_("Lifecycle stage")
     )
-    owner = filters.NumberFilter(field_name="owner_id", label=_("Owner (user id)"))
+    owner = _id("owner_id", _("Owner (user id)"))
     source = filters.CharFilter(field_name="source", label=_("Source"))
-    account = filters.NumberFilter(field_name="account_id", label=_("Account id"))
+    account = _id("account_id", _("Account id"))
     email = filters.CharFilter(field_name="email", lookup_expr="iexact", label=_("E-mail"))
     updated_since = filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Changed at or after")
@@ -29,8 +49,8 @@ class LeadFilter(filters.FilterSet):
     model = filters.CharFilter(method="_noop", label=_("Scoring model slug"))
     band = filters.CharFilter(method="_noop", label=_("Band (in the given model, or any)"))
     mql = filters.BooleanFilter(method="_noop", label=_("Is an MQL"))
-    score_min = filters.NumberFilter(method="_noop", label=_("Score at least"))
-    score_max = filters.NumberFilter(method="_noop", label=_("Score at most"))
+    score_min = _score(_("Score at least"), method="_noop")
+    score_max = _score(_("Score at most"), method="_noop")
 
     class Meta:
         model = Lead
@@ -73,11 +93,11 @@ class AccountFilter(filters.FilterSet):
 
 class ScoreFilter(filters.FilterSet):
     model = filters.CharFilter(field_name="scoring_model__slug")
-    lead = filters.NumberFilter(field_name="lead_id")
+    lead = _id("lead_id", _("Lead id"))
     band = filters.CharFilter(field_name="band")
     mql = filters.BooleanFilter(field_name="mql")
-    score_min = filters.NumberFilter(field_name="total", lookup_expr="gte")
-    score_max = filters.NumberFilter(field_name="total", lookup_expr="lte")
+    score_min = _score(_("Score at least"), "gte")
+    score_max = _score(_("Score at most"), "lte")
     computed_since = filters.IsoDateTimeFilter(field_name="computed_at", lookup_expr="gte")
 
     class Meta:
@@ -88,8 +108,8 @@ class ScoreFilter(filters.FilterSet):
 class HandoffFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=HandoffStatus.choices)
     model = filters.CharFilter(field_name="scoring_model__slug")
-    owner = filters.NumberFilter(field_name="owner_id")
-    lead = filters.NumberFilter(field_name="lead_id")
+    owner = _id("owner_id", _("Owner (user id)"))
+    lead = _id("lead_id", _("Lead id"))
 
     class Meta:
         model = Handoff

@@ -152,9 +152,19 @@ class IngestResultSerializer(serializers.Serializer):
     leads_created = serializers.IntegerField()
 
 
+class IngestRefusedSerializer(serializers.Serializer):
+    """A refused single activity: `rejected` says why, or `detail` when the body is unreadable."""
+
+    detail = serializers.CharField(required=False)
+    created = serializers.IntegerField(required=False)
+    duplicates = serializers.IntegerField(required=False)
+    rejected = RejectedItemSerializer(many=True, required=False)
+    leads_created = serializers.IntegerField(required=False)
+
+
 class VersionSerializer(serializers.ModelSerializer):
     published_by = serializers.CharField(
-        source="published_by.get_username", default=None, read_only=True
+        source="published_by.get_username", default=None, read_only=True, allow_null=True
     )
 
     class Meta:
@@ -205,11 +215,13 @@ class ProblemSerializer(serializers.Serializer):
 
 class ProblemsSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    problems = ProblemSerializer(many=True)
+    problems = ProblemSerializer(many=True, required=False)
 
 
 class HandoffActionSerializer(serializers.ModelSerializer):
-    user = serializers.CharField(source="user.get_username", default=None, read_only=True)
+    user = serializers.CharField(
+        source="user.get_username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = HandoffAction

@@ -4,17 +4,17 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from integrations.models import IngestionToken
-from scoring.ingest import IngestResult, activities_ingest
+from scoring.ingest import IngestResult, Rejected, activities_ingest
 
 from ..serializers import (
     ActivityBatchDocSerializer,
     ActivityBatchSerializer,
     ActivityItemSerializer,
+    IngestRefusedSerializer,
     IngestResultSerializer,
 )
 from .base import ApiView
@@ -51,22 +51,26 @@ class ActivityViewSet(ApiView, viewsets.ViewSet):
             return request.auth.source
         return asked or "api"
 
+    def _refused(self, reason: str) -> Response:
+        result = IngestResult(rejected=[Rejected(0, reason)])
+        return Response(_result(result), status=status.HTTP_400_BAD_REQUEST)
+
     @extend_schema(
         request=ActivitySingleSerializer,
         responses={
             201: IngestResultSerializer,
             200: OpenApiResponse(IngestResultSerializer, description="Already stored."),
-            400: OpenApiResponse(IngestResultSerializer, description="Rejected, with reason."),
+            400: OpenApiResponse(IngestRefusedSerializer, description="Rejected, with reason."),
         },
     )
     def create(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
-            raise ValidationError({"detail": _("Send one activity as a JSON object.")})
+            return self._refused(_("Send one activity as a JSON object."))
         options = ActivitySingleSerializer(data=request.data, partial=True)
         options.is_valid(raise_exception=False)
-        errors = {k: v for k, v in options.errors.items() if k in _OPTIONS}
-        if errors:
-            raise ValidationError(errors)
+        for name in _OPTIONS:
+            if name in options.errors:
+                return self._refused(f"{name}: {options.errors[name][0]}")
         item = {k: v for k, v in request.data.items() if k not in _OPTIONS}
         result = activities_ingest(
             [item],

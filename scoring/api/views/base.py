@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 
 from ..permissions import RolePermission
 from ..throttles import ApiRateThrottle
@@ -17,6 +18,8 @@ class ApiPagination(PageNumberPagination):
 class ApiView:
     """Mixin for API view sets: DRF authenticates (session or token), not the login redirect."""
 
+    # JSON only: one request format to document, validate and test.
+    parser_classes = [JSONParser]
     permission_classes = [RolePermission]
     throttle_classes = [ApiRateThrottle]
     pagination_class = ApiPagination
