@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
     Case,
     Exists,
     F,
@@ -38,7 +39,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils.translation import gettext_lazy as _
 
-from scoring.models import Activity, Handoff, HandoffStatus, LeadScore
+from scoring.models import OPEN_HANDOFF_STATUSES, Activity, Handoff, HandoffStatus, LeadScore
 
 INTENT_DAYS = 30
 INTENT_KINDS = ("demo_request", "trial_signup", "cart_add", "store_locator")
@@ -140,7 +141,7 @@ def _lookup(mapping: dict, *fields: str) -> Case:
 
 
 def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Handoff]:
-    """Annotate size_band, buyer_stage, sla_state, current score and band, and `priority`."""
+    """Annotate size_band, buyer_stage, sla_state, current score and band, is_open, `priority`."""
     current = LeadScore.objects.filter(
         lead_id=OuterRef("lead_id"), scoring_model_id=OuterRef("scoring_model_id")
     )
@@ -157,6 +158,11 @@ def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Han
             current_score=Coalesce(Subquery(current.values("total")[:1]), F("score_at_handoff")),
             current_band=Subquery(current.values("band")[:1]),
             mql_threshold=threshold,
+            is_open=Case(
+                When(status__in=OPEN_HANDOFF_STATUSES, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
         )
         .annotate(
             triage_points=_lookup(TRIAGE_MATRIX, "size_band", "buyer_stage"),
