@@ -10,10 +10,15 @@ employees, or €10M and €50M revenue when the head count is unknown), the lea
 - *consideration*: engaged within INTENT_DAYS (download, webinar, event, form, chat, e-mail click);
 - *awareness*: everything else (reads and visits).
 
-The matrix gives 0–60 triage points, the score up to 30 (its share of the MQL threshold, capped at
-twice the threshold) and the SLA up to 40 (overdue 40, due soon 30, due within a day 15), so an
-overdue handoff outranks a better lead that still has time, and within the same urgency the triage
-cell decides. Everything is computed in the database, so the queue is sorted before it is paged.
+Triage gives 0–60 points: the size band up to 30 plus the buyer stage up to 30 (TRIAGE_MATRIX
+spells out every cell). The score adds up to 30 (its share of the MQL threshold, capped at twice
+the threshold) and the SLA up to 40 (overdue 40, due soon 30, due within a day 15), so an overdue
+handoff outranks a better lead that still has time, and within the same urgency triage decides.
+
+Everything is computed in the database, so the queue is sorted before it is paged. The matrix is
+additive on purpose: each part is then a single expression, and the per-lead activity lookup (one
+correlated subquery on the lead's recent activities) runs once per row for the column and once
+for the sort key, instead of once per matrix cell.
 """
 
 from dataclasses import dataclass
@@ -24,7 +29,6 @@ from django.conf import settings
 from django.db.models import (
     BooleanField,
     Case,
-    Exists,
     F,
     FloatField,
     IntegerField,
@@ -35,11 +39,17 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils.translation import gettext_lazy as _
 
-from scoring.models import OPEN_HANDOFF_STATUSES, Activity, Handoff, HandoffStatus, LeadScore
+from scoring.models import (
+    OPEN_HANDOFF_STATUSES,
+    Activity,
+    Handoff,
+    HandoffStatus,
+    LeadScore,
+    ScoringModel,
+)
 
 INTENT_DAYS = 30
 INTENT_KINDS = ("demo_request", "trial_signup", "cart_add", "store_locator")
@@ -63,13 +73,14 @@ STAGE_LABELS = {
     "consideration": _("comparing options"),
     "awareness": _("just looking"),
 }
-# (size band, buyer stage) -> triage points; consumers are triaged like small companies.
+SIZE_POINTS = {"large": 30, "medium": 15, "small": 0, "consumer": 0}
+STAGE_POINTS = {"decision": 30, "consideration": 20, "awareness": 0}
+# (size band, buyer stage) -> triage points: large/decision 60 ... small/awareness 0.
 TRIAGE_MATRIX = {
-    ("large", "decision"): 60, ("large", "consideration"): 50, ("large", "awareness"): 30,
-    ("medium", "decision"): 50, ("medium", "consideration"): 35, ("medium", "awareness"): 15,
-    ("small", "decision"): 30, ("small", "consideration"): 15, ("small", "awareness"): 0,
-    ("consumer", "decision"): 30, ("consumer", "consideration"): 15, ("consumer", "awareness"): 0,
-}  # fmt: skip
+    (size, stage): size_points + stage_points
+    for size, size_points in SIZE_POINTS.items()
+    for stage, stage_points in STAGE_POINTS.items()
+}
 SCORE_POINTS_PER_THRESHOLD = 15  # at the MQL threshold 15, at twice the threshold (the cap) 30
 SLA_POINTS = {"overdue": 40, "due_soon": 30, "due_today": 15, "later": 0, "met": 0}
 SLA_LABELS = {
@@ -98,25 +109,34 @@ def _size_band() -> Case:
     )
 
 
-def _recent_activity(now: datetime, signal: Q) -> Exists:
-    return Exists(
+def _stage_points(now: datetime) -> Case:
+    """The buyer stage's points: qualified leads are deciding; otherwise the strongest signal
+    among the lead's activities of the last INTENT_DAYS (one correlated subquery)."""
+    intent = Q(kind__in=INTENT_KINDS)
+    for prefix in INTENT_URL_PREFIXES:
+        intent |= Q(kind="page_view", properties__url__startswith=prefix)
+    engaged = Q(kind__in=ENGAGED_KINDS)
+    strongest = (
         Activity.objects.filter(
             lead_id=OuterRef("lead_id"),
             occurred_at__gte=now - timedelta(days=INTENT_DAYS),
             occurred_at__lte=now,
-        ).filter(signal)
+        )
+        .filter(intent | engaged)
+        .annotate(
+            stage_points=Case(
+                When(intent, then=Value(STAGE_POINTS["decision"])),
+                default=Value(STAGE_POINTS["consideration"]),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("-stage_points")
+        .values("stage_points")[:1]
     )
-
-
-def _buyer_stage(now: datetime) -> Case:
-    intent = Q(kind__in=INTENT_KINDS)
-    for prefix in INTENT_URL_PREFIXES:
-        intent |= Q(kind="page_view", properties__url__startswith=prefix)
     return Case(
-        When(status=HandoffStatus.QUALIFIED, then=Value("decision")),
-        When(_recent_activity(now, intent), then=Value("decision")),
-        When(_recent_activity(now, Q(kind__in=ENGAGED_KINDS)), then=Value("consideration")),
-        default=Value("awareness"),
+        When(status=HandoffStatus.QUALIFIED, then=Value(STAGE_POINTS["decision"])),
+        default=Coalesce(Subquery(strongest), Value(STAGE_POINTS["awareness"])),
+        output_field=IntegerField(),
     )
 
 
@@ -140,20 +160,32 @@ def _lookup(mapping: dict, *fields: str) -> Case:
     return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
+def mql_thresholds() -> dict[int, float]:
+    """Each published model's MQL threshold (of the published version: the draft may differ)."""
+    published = ScoringModel.objects.filter(published_version__isnull=False).values_list(
+        "pk", "published_version__definition"
+    )
+    return {pk: float(definition["mql_threshold"]) for pk, definition in published}
+
+
 def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Handoff]:
-    """Annotate size_band, buyer_stage, sla_state, current score and band, is_open, `priority`."""
+    """Annotate size_band, stage_points, sla_state, current score and band, is_open, priority.
+
+    Read `buyer_stage` and `triage_points` from the handoffs through `PriorityReason.of`.
+    """
     current = LeadScore.objects.filter(
         lead_id=OuterRef("lead_id"), scoring_model_id=OuterRef("scoring_model_id")
     )
-    # The published version's threshold (the draft's may already have moved on).
-    threshold = Cast(
-        KeyTextTransform("mql_threshold", "scoring_model__published_version__definition"),
-        FloatField(),
+    # Thresholds as constants per model: reading them out of each row's JSON costs more.
+    threshold = Case(
+        *(When(scoring_model_id=pk, then=Value(value)) for pk, value in mql_thresholds().items()),
+        default=Value(None),
+        output_field=FloatField(),
     )
     return (
         handoffs.annotate(
             size_band=_size_band(),
-            buyer_stage=_buyer_stage(now),
+            stage_points=_stage_points(now),
             sla_state=_sla_state(now),
             current_score=Coalesce(Subquery(current.values("total")[:1]), F("score_at_handoff")),
             current_band=Subquery(current.values("band")[:1]),
@@ -165,7 +197,7 @@ def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Han
             ),
         )
         .annotate(
-            triage_points=_lookup(TRIAGE_MATRIX, "size_band", "buyer_stage"),
+            size_points=_lookup(SIZE_POINTS, "size_band"),
             sla_points=_lookup(SLA_POINTS, "sla_state"),
             score_points=Case(
                 When(
@@ -182,36 +214,52 @@ def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Han
                 output_field=FloatField(),
             ),  # fmt: skip
         )
-        .annotate(priority=F("triage_points") + F("sla_points") + F("score_points"))
+        .annotate(
+            priority=F("size_points") + F("stage_points") + F("sla_points") + F("score_points")
+        )
     )
+
+
+_STAGE_BY_POINTS = {points: stage for stage, points in STAGE_POINTS.items()}
 
 
 @dataclass(frozen=True)
 class PriorityReason:
-    """Why a handoff sits where it does, for the "why first" hint."""
+    """Why a handoff sits where it does, for the "why first" hint (from the annotations)."""
 
-    size: str
-    stage: str
+    size_band: str
+    buyer_stage: str
     triage_points: int
     score_percent: int | None
     score_points: float
-    sla: str
+    sla_state: str
     sla_points: int
     priority: float
 
+    @property
+    def size(self) -> str:
+        return str(SIZE_LABELS[self.size_band])
+
+    @property
+    def stage(self) -> str:
+        return str(STAGE_LABELS[self.buyer_stage])
+
+    @property
+    def sla(self) -> str:
+        return str(SLA_LABELS[self.sla_state])
+
     @classmethod
     def of(cls, handoff: Handoff) -> "PriorityReason":
-        threshold = getattr(handoff, "mql_threshold", None)
-        percent = None
-        if threshold:
-            percent = round(float(handoff.current_score) * 100 / threshold)  # type: ignore[attr-defined]
+        values = handoff.__dict__  # the annotations of with_priority
+        threshold = values["mql_threshold"]
+        percent = round(float(values["current_score"]) * 100 / threshold) if threshold else None
         return cls(
-            size=str(SIZE_LABELS[handoff.size_band]),  # type: ignore[attr-defined]
-            stage=str(STAGE_LABELS[handoff.buyer_stage]),  # type: ignore[attr-defined]
-            triage_points=handoff.triage_points,  # type: ignore[attr-defined]
+            size_band=values["size_band"],
+            buyer_stage=_STAGE_BY_POINTS[values["stage_points"]],
+            triage_points=values["size_points"] + values["stage_points"],
             score_percent=percent,
-            score_points=handoff.score_points,  # type: ignore[attr-defined]
-            sla=str(SLA_LABELS[handoff.sla_state]),  # type: ignore[attr-defined]
-            sla_points=handoff.sla_points,  # type: ignore[attr-defined]
-            priority=handoff.priority,  # type: ignore[attr-defined]
+            score_points=values["score_points"],
+            sla_state=values["sla_state"],
+            sla_points=values["sla_points"],
+            priority=values["priority"],
         )

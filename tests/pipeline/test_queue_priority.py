@@ -18,6 +18,10 @@ def _annotated(handoff: Handoff) -> Handoff:
     return with_priority(Handoff.objects.all(), now=NOW).get(pk=handoff.pk)
 
 
+def _why(handoff: Handoff) -> PriorityReason:
+    return PriorityReason.of(_annotated(handoff))
+
+
 def _order(user) -> list[int]:  # type: ignore[no-untyped-def]
     return list(queue_handoffs(values=OPEN, user=user, now=NOW).values_list("pk", flat=True))
 
@@ -53,12 +57,12 @@ def test_a_lead_without_company_is_a_consumer(make_handoff):
     ],
 )
 def test_buyer_stage_comes_from_recent_buying_signals(make_handoff, intent, stage):
-    assert _annotated(make_handoff(intent=intent)).buyer_stage == stage
+    assert _why(make_handoff(intent=intent)).buyer_stage == stage
 
 
 def test_a_qualified_handoff_is_in_the_decision_stage(make_handoff):
     handoff = make_handoff(intent=None, status=HandoffStatus.QUALIFIED)
-    assert _annotated(handoff).buyer_stage == "decision"
+    assert _why(handoff).buyer_stage == "decision"
 
 
 def test_triage_ranks_large_ready_buyers_first_and_small_browsers_last(make_handoff, sales_user):
@@ -79,9 +83,9 @@ def test_every_cell_of_the_triage_matrix_is_applied(make_handoff):
             handoff = make_handoff(consumer=True, intent=intent)
         else:
             handoff = make_handoff(employees=sizes[size], intent=intent)
-        annotated = _annotated(handoff)
-        assert (annotated.size_band, annotated.buyer_stage) == (size, stage)
-        assert annotated.triage_points == points
+        why = _why(handoff)
+        assert (why.size_band, why.buyer_stage) == (size, stage)
+        assert why.triage_points == points
 
 
 def test_an_overdue_handoff_outranks_a_better_lead_that_still_has_time(make_handoff, sales_user):
@@ -123,8 +127,7 @@ def test_the_sla_urgency_buckets(make_handoff):
 
 
 def test_the_why_hint_names_each_part_of_the_priority(make_handoff):
-    handoff = _annotated(make_handoff(employees=900, intent="decision", score=150, due_in=-1))
-    why = PriorityReason.of(handoff)
+    why = _why(make_handoff(employees=900, intent="decision", score=150, due_in=-1))
     assert (why.size, why.stage, why.sla) == ("Large company", "ready to buy", "overdue")
     assert why.score_percent == 150
     assert why.priority == why.triage_points + why.score_points + why.sla_points == 60 + 22.5 + 40
