@@ -76,10 +76,8 @@ def activity_fact(kind: str, occurred_at: datetime, channel: str, properties: di
     )
 
 
-def _aware(value: datetime | str) -> datetime:
-    # SQLite hands timestamps back as naive UTC (or text); PostgreSQL as aware datetimes.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+def _aware(value: datetime) -> datetime:
+    # SQLite keeps timestamps as naive UTC text; PostgreSQL's carry their offset.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -93,19 +91,21 @@ def activities_by_lead(lead_ids: Sequence[int]) -> dict[int, list[ActivityFact]]
     if not lead_ids:
         return grouped
     table = Activity._meta.db_table
-    placeholders = ", ".join(["%s"] * len(lead_ids))
-    loads = json.loads
+    if connection.vendor == "postgresql":
+        where, params = "lead_id = ANY(%s)", [list(lead_ids)]
+    else:
+        where, params = f"lead_id IN ({', '.join(['%s'] * len(lead_ids))})", list(lead_ids)
+    loads, parse_time = json.loads, datetime.fromisoformat
     with connection.cursor() as cursor:
+        # Text casts: parsing them here is several times faster than the driver's converters.
         cursor.execute(
-            f"SELECT lead_id, kind, occurred_at, channel, properties FROM {table} "  # noqa: S608
-            f"WHERE lead_id IN ({placeholders})",
-            list(lead_ids),
+            "SELECT lead_id, kind, CAST(occurred_at AS text), channel, "  # noqa: S608
+            f"CAST(properties AS text) FROM {table} WHERE {where}",
+            params,
         )
         for lead_id, kind, occurred_at, channel, properties in cursor.fetchall():
-            if isinstance(properties, str):
-                properties = loads(properties)
             grouped[lead_id].append(
-                activity_fact(kind, _aware(occurred_at), channel, properties or {})
+                activity_fact(kind, _aware(parse_time(occurred_at)), channel, loads(properties))
             )
     return grouped
 
@@ -195,11 +195,13 @@ def _upsert_sql(table: str, source: str) -> str:
     )
 
 
-# One array per column: PostgreSQL takes a whole chunk as 11 parameters.
-_UNNEST = (
-    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], "
-    "%s::numeric[], %s::numeric[], %s::text[], %s::text[], %s::boolean[], %s::jsonb[], "
-    "%s::timestamptz[])"
+# PostgreSQL: the chunk is copied into a session-private staging table, then merged in one
+# statement; COPY avoids quoting thousands of parameters.
+_STAGE = "leadscore_incoming"
+_STAGE_DDL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (lead_id bigint, scoring_model_id bigint, "
+    "version_id bigint, total numeric, fit numeric, engagement numeric, band text, grade text, "
+    "mql boolean, explanation jsonb, computed_at timestamptz) ON COMMIT DELETE ROWS"
 )
 
 
@@ -220,10 +222,14 @@ def scores_upsert(rows: Sequence[LeadScore]) -> set[tuple[int, int]]:
     written: set[tuple[int, int]] = set()
     if not rows:
         return written
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            columns = [list(values) for values in zip(*map(_upsert_values, rows), strict=True)]
-            cursor.execute(_upsert_sql(table, _UNNEST), columns)
+            cursor.execute(_STAGE_DDL)
+            cursor.execute(f"TRUNCATE {_STAGE}")
+            with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(_upsert_values(row))
+            cursor.execute(_upsert_sql(table, f"SELECT * FROM {_STAGE}"))  # noqa: S608
             return set(map(tuple, cursor.fetchall()))
         row_marks = "(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"
         for start in range(0, len(rows), 500):
