@@ -7,9 +7,13 @@ from .models import (
     Activity,
     Criterion,
     Handoff,
+    HandoffAction,
     Lead,
     LeadOutcome,
     LeadScore,
+    RejectionReason,
+    RescoreRun,
+    ScoreEvent,
     ScoringModel,
     ScoringModelVersion,
 )
@@ -147,6 +151,17 @@ class LeadScoreAdmin(admin.ModelAdmin):
         return False  # scores are computed, never edited by hand
 
 
+class HandoffActionInline(admin.TabularInline):
+    model = HandoffAction
+    extra = 0
+    can_delete = False
+    fields = ["at", "kind", "user", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(Handoff)
 class HandoffAdmin(admin.ModelAdmin):
     list_display = [
@@ -166,6 +181,66 @@ class HandoffAdmin(admin.ModelAdmin):
         (None, {"fields": ["lead", "scoring_model", "status", "owner"]}),
         (
             _("Follow-up"),
-            {"fields": ["score_at_handoff", "sla_due_at", "reason", "note", "outcome_value"]},
+            {
+                "fields": [
+                    "score_at_handoff",
+                    "trigger",
+                    "sla_due_at",
+                    "sla_breached_at",
+                    "reason",
+                    "note",
+                    "outcome_value",
+                ]
+            },
         ),
     ]
+    inlines = [HandoffActionInline]
+
+
+@admin.register(RejectionReason)
+class RejectionReasonAdmin(admin.ModelAdmin):
+    list_display = ["label", "code", "position", "active"]
+    list_editable = ["position", "active"]
+
+
+@admin.register(ScoreEvent)
+class ScoreEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "occurred_at",
+        "lead",
+        "scoring_model",
+        "kind",
+        "from_total",
+        "to_total",
+        "reason",
+    ]
+    list_filter = ["kind", "scoring_model"]
+    list_select_related = ["lead", "scoring_model"]
+    raw_id_fields = ["lead"]
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(RescoreRun)
+class RescoreRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "scoring_model", "version", "trigger", "status", "progress", "total", "failed",
+        "started_at", "finished_at",
+    ]  # fmt: skip
+    list_filter = ["status", "trigger", "scoring_model"]
+    list_select_related = ["scoring_model", "version"]
+
+    @admin.display(description=_("progress"))
+    def progress(self, run: RescoreRun) -> str:
+        return f"{run.percent} %"
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
