@@ -1,6 +1,5 @@
 """The tracking beacon (public, CORS limited to a site's origins) and the tracking demo page."""
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -88,6 +87,5 @@ def tracking_demo(request: HttpRequest, site_key: str) -> HttpResponse:
             "origin_allowed": site_origin_allowed(site=site, origin=here),
             "page": request.GET.get("page", "home"),
             "beacon_url": reverse("tracking-beacon", args=[site.site_key]),
-            "debug": settings.DEBUG,
         },
     )

@@ -1,5 +1,7 @@
 """Query filters for the list endpoints."""
 
+from datetime import UTC, datetime
+
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +36,13 @@ def _score(label: str, lookup: str | None = None, **kwargs: object) -> filters.N
     return filters.NumberFilter(label=label, **bounds, **kwargs)
 
 
+class SinceFilter(filters.IsoDateTimeFilter):
+    """A point in time; any UTC offset is accepted (PostgreSQL itself takes only ±15:59)."""
+
+    def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
+        return super().filter(qs, value.astimezone(UTC) if value is not None else None)
+
+
 class LeadFilter(filters.FilterSet):
     stage = filters.MultipleChoiceFilter(
         field_name="lifecycle_stage", choices=LifecycleStage.choices, label=_("Lifecycle stage")
@@ -42,7 +51,7 @@ class LeadFilter(filters.FilterSet):
     source = filters.CharFilter(field_name="source", label=_("Source"))
     account = _id("account_id", _("Account id"))
     email = filters.CharFilter(field_name="email", lookup_expr="iexact", label=_("E-mail"))
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = SinceFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Changed at or after")
     )
     # Score conditions apply to one and the same score row, hence one EXISTS for all of them.
@@ -84,7 +93,7 @@ class AccountFilter(filters.FilterSet):
     country = filters.CharFilter(field_name="country", lookup_expr="iexact")
     domain = filters.CharFilter(field_name="domain", lookup_expr="iexact")
     is_target_account = filters.BooleanFilter(field_name="is_target_account")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = SinceFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Account
@@ -98,7 +107,7 @@ class ScoreFilter(filters.FilterSet):
     mql = filters.BooleanFilter(field_name="mql")
     score_min = _score(_("Score at least"), "gte")
     score_max = _score(_("Score at most"), "lte")
-    computed_since = filters.IsoDateTimeFilter(field_name="computed_at", lookup_expr="gte")
+    computed_since = SinceFilter(field_name="computed_at", lookup_expr="gte")
 
     class Meta:
         model = LeadScore

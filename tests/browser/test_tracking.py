@@ -9,7 +9,7 @@ from integrations.models import PendingVisit, TrackingSite
 from scoring.models import LeadScore
 from scoring.services import scoring_model_load
 from tests.factories import LeadFactory
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import live_worker, wait_for  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
 MODEL = {
