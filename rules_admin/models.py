@@ -59,6 +59,20 @@ class Proposal(models.Model):
     def __str__(self) -> str:
         return f"{self.scoring_model} #{self.pk}"
 
+    @property
+    def edit_rows(self) -> list[dict[str, str]]:
+        """The edits with a plain sentence of each proposed criterion, for the pages."""
+        from .describe import criterion_sentence
+
+        return [
+            {
+                "action": edit.get("action", ""),
+                "name": edit.get("name", ""),
+                "sentence": criterion_sentence(edit["criterion"]) if edit.get("criterion") else "",
+            }
+            for edit in self.edits
+        ]
+
 
 class ProposalComment(models.Model):
     proposal = models.ForeignKey(

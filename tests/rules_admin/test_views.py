@@ -171,6 +171,8 @@ def test_a_sales_proposal_applied_by_marketing(client, sales_user, marketing_use
     proposal = Proposal.objects.get()
     assert response.status_code == 302 and proposal.author == sales_user
     client.post(url("proposal", published, proposal.pk), {"text": "Seen in ten calls"})
+    page = client.get(url("proposal", published, proposal.pk)).content.decode()
+    assert "+2 for each page_view" in page and "Seen in ten calls" in page
     assert client.post(url("proposal_apply", published, proposal.pk)).status_code == 403
     _login(client, marketing_user)
     client.post(url("proposal", published, proposal.pk), {"text": "Agreed"})
