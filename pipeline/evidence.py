@@ -1,13 +1,13 @@
 """The evidence behind a score, for the lead page: which activities each criterion counted.
 
-Plain data in, plain data out (no ORM), following the engine's rules for matching and counting
-(scoring/engine.py's module docstring); tests check that the evidence found here always numbers
-exactly the engine's evidence count. Also the score history: the engine replayed at past times.
+Plain data in, plain data out (no ORM); the matching and counting are the engine's own
+(counted_activities, busiest_span), so the evidence shown numbers the engine's evidence count.
+Also the score history: the engine replayed at past times.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from scoring.definition import (
     ActivityCriterion,
@@ -17,9 +17,14 @@ from scoring.definition import (
     InactivityCriterion,
     ModelSpec,
 )
-from scoring.engine import ActivityFact, LeadFacts, condition_matches, lead_value, score_lead
-
-_SECONDS_PER_DAY = 86400.0
+from scoring.engine import (
+    ActivityFact,
+    LeadFacts,
+    busiest_span,
+    counted_activities,
+    lead_value,
+    score_lead,
+)
 
 
 @dataclass(frozen=True)
@@ -30,61 +35,6 @@ class Evidence:
     field: str = ""
     value: object = None
     last_activity_at: datetime | None = None
-
-
-def _age_days(activity: ActivityFact, now: datetime) -> float:
-    return (now - activity.occurred_at).total_seconds() / _SECONDS_PER_DAY
-
-
-def matching_activities(
-    criterion: ActivityCriterion | FrequencyCriterion,
-    activities: Sequence[ActivityFact],
-    now: datetime,
-) -> list[ActivityFact]:
-    """Activities of the criterion's kinds, meeting its conditions, by `now`, in its window."""
-    kinds = set(criterion.kinds)
-    return [
-        a
-        for a in activities
-        if a.occurred_at <= now
-        and (not kinds or a.kind in kinds)
-        and (criterion.window_days is None or _age_days(a, now) < criterion.window_days)
-        and all(condition_matches(c, a.properties.get(c.field)) for c in criterion.where)
-    ]
-
-
-def counted_activities(
-    criterion: ActivityCriterion, activities: Sequence[ActivityFact], now: datetime, tz: tzinfo
-) -> list[ActivityFact]:
-    """The matching activities the criterion's `count` mode counts, newest first."""
-    matches = sorted(
-        matching_activities(criterion, activities, now), key=lambda a: a.occurred_at, reverse=True
-    )
-    if not matches:
-        return []
-    if criterion.count == "once":
-        return matches[:1]
-    if criterion.count == "per_day":
-        latest_per_day: dict[date, ActivityFact] = {}
-        for activity in matches:  # newest first: the first one seen of a day is its latest
-            latest_per_day.setdefault(activity.occurred_at.astimezone(tz).date(), activity)
-        return list(latest_per_day.values())
-    return matches
-
-
-def busiest_span(
-    criterion: FrequencyCriterion, activities: Sequence[ActivityFact], now: datetime
-) -> list[ActivityFact]:
-    """The largest set of matching activities lying within `within_days` (earliest such span)."""
-    times = sorted(matching_activities(criterion, activities, now), key=lambda a: a.occurred_at)
-    best: tuple[int, int] = (0, 0)
-    start = 0
-    for end, last in enumerate(times):
-        while _age_days(times[start], last.occurred_at) > criterion.within_days:
-            start += 1
-        if end + 1 - start > best[1] - best[0]:
-            best = (start, end + 1)
-    return list(reversed(times[best[0] : best[1]]))
 
 
 def criterion_evidence(

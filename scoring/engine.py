@@ -322,18 +322,24 @@ def _matching(
     ]
 
 
-def _activity_amount(
-    criterion: ActivityCriterion, matches: list[_Seen], default_half_life: Number | None, tz: tzinfo
-) -> tuple[Decimal, int]:
+def _counted(criterion: ActivityCriterion, matches: list[_Seen], tz: tzinfo) -> list[_Seen]:
+    """The matches the criterion's `count` mode counts (each, once = newest, per_day)."""
     if criterion.count == "once":
-        matches = [min(matches, key=lambda s: s.age_days)]
-    elif criterion.count == "per_day":
+        return [min(matches, key=lambda s: s.age_days)]
+    if criterion.count == "per_day":
         latest_per_day: dict[date, _Seen] = {}
         for s in matches:
             day = s.activity.occurred_at.astimezone(tz).date()
             if day not in latest_per_day or s.age_days < latest_per_day[day].age_days:
                 latest_per_day[day] = s
-        matches = list(latest_per_day.values())
+        return list(latest_per_day.values())
+    return matches
+
+
+def _activity_amount(
+    criterion: ActivityCriterion, matches: list[_Seen], default_half_life: Number | None, tz: tzinfo
+) -> tuple[Decimal, int]:
+    matches = _counted(criterion, matches, tz)
     half_life = criterion.half_life_days or default_half_life
     points = criterion.points
     if half_life:
@@ -345,15 +351,20 @@ def _activity_amount(
     return round_points(amount), len(matches)
 
 
-def _largest_burst(matches: list[_Seen], within_days: Number) -> int:
-    """Most activities whose first and last lie at most within_days apart (sliding window)."""
-    times = sorted(s.activity.occurred_at for s in matches)
-    best = start = 0
-    for end, last in enumerate(times):
-        while (last - times[start]).total_seconds() / _SECONDS_PER_DAY > within_days:
+def _burst(matches: list[_Seen], within_days: Number) -> list[_Seen]:
+    """The most matches whose first and last lie at most within_days apart (the earliest such
+    span; sliding window over the sorted times)."""
+    ordered = sorted(matches, key=lambda s: s.activity.occurred_at)
+    best = (0, 0)
+    start = 0
+    for end, last in enumerate(ordered):
+        while (
+            last.activity.occurred_at - ordered[start].activity.occurred_at
+        ).total_seconds() / _SECONDS_PER_DAY > within_days:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        if end + 1 - start > best[1] - best[0]:
+            best = (start, end + 1)
+    return ordered[best[0] : best[1]]
 
 
 def _is_inactive(
@@ -366,6 +377,44 @@ def _is_inactive(
     return not ages or min(ages) >= criterion.days
 
 
+def _seen(
+    activities: Sequence[ActivityFact], now: datetime
+) -> tuple[list[_Seen], dict[str, list[_Seen]]]:
+    seen = [
+        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
+        for a in activities
+        if a.occurred_at <= now
+    ]
+    by_kind: dict[str, list[_Seen]] = {}
+    for s in seen:
+        by_kind.setdefault(s.activity.kind, []).append(s)
+    return seen, by_kind
+
+
+def counted_activities(
+    criterion: ActivityCriterion, activities: Sequence[ActivityFact], now: datetime, tz: tzinfo
+) -> list[ActivityFact]:
+    """The activities an activity criterion counts at `now` (its evidence), newest first."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    seen, by_kind = _seen(activities, now)
+    matches = _matching(criterion, seen, by_kind)
+    counted = _counted(criterion, matches, tz) if matches else []
+    return [s.activity for s in sorted(counted, key=lambda s: s.age_days)]
+
+
+def busiest_span(
+    criterion: FrequencyCriterion, activities: Sequence[ActivityFact], now: datetime
+) -> list[ActivityFact]:
+    """The activities of a frequency criterion's largest span at `now` (its evidence), newest
+    first."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    seen, by_kind = _seen(activities, now)
+    burst = _burst(_matching(criterion, seen, by_kind), criterion.within_days)
+    return [s.activity for s in reversed(burst)]
+
+
 def score_lead(
     spec: ModelSpec,
     lead: LeadFacts,
@@ -376,14 +425,7 @@ def score_lead(
     """Score one lead under one model at time `now` (aware); see the module docstring."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    seen = [
-        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
-        for a in activities
-        if a.occurred_at <= now
-    ]
-    by_kind: dict[str, list[_Seen]] = {}
-    for s in seen:
-        by_kind.setdefault(s.activity.kind, []).append(s)
+    seen, by_kind = _seen(activities, now)
 
     contributions: list[Contribution] = []
     for criterion in spec.criteria:
@@ -401,7 +443,7 @@ def score_lead(
                     criterion, matches, spec.decay_half_life_days, tz
                 )
         elif isinstance(criterion, FrequencyCriterion):
-            burst = _largest_burst(_matching(criterion, seen, by_kind), criterion.within_days)
+            burst = len(_burst(_matching(criterion, seen, by_kind), criterion.within_days))
             if burst >= criterion.at_least:
                 amount, evidence = round_points(criterion.points), burst
         elif _is_inactive(criterion, seen, lead, now):

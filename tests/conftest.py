@@ -10,8 +10,13 @@ import os
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from hypothesis import settings as hypothesis_settings
 
 from scoring.roles import ADMIN, MARKETING, SALES
+
+# Property tests check results, not speed: a per-example deadline only fails on a busy machine.
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")
 
 
 def _has_postgres() -> bool:

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.charts import line_chart
-from pipeline.evidence import counted_activities, explain, score_history
+from pipeline.evidence import explain, score_history
 from scoring.definition import parse_model
-from scoring.engine import ActivityFact, LeadFacts, score_lead
+from scoring.engine import ActivityFact, LeadFacts, counted_activities, score_lead
 from tests.pipeline.conftest import MODEL
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
