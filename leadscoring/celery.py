@@ -29,6 +29,13 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         300.0, pipeline_tasks.mark_sla_breaches.s(), name="handoff SLA breaches"
     )
+    # The default reports (last 90 days, all models and each model) stay computed, so the
+    # first manager of the day does not wait for aggregates over millions of rows.
+    from reports import tasks as reports_tasks
+
+    sender.add_periodic_task(
+        240.0, reports_tasks.refresh_default_dashboards.s(), name="refresh default reports"
+    )
     # Page views of visitors who never identified themselves are forgotten after the retention
     # period (TRACKING_ANONYMOUS_RETENTION_DAYS); nightly, off-peak.
     from integrations import tasks as integrations_tasks

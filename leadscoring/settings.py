@@ -220,8 +220,9 @@ CACHES = {
 PIPELINE_ROUND_ROBIN = _bool("PIPELINE_ROUND_ROBIN", default=True)
 PIPELINE_DUE_SOON_HOURS = env.float("PIPELINE_DUE_SOON_HOURS", default=4.0)
 
-# --- Reports (dashboards): computed figures are kept this long per filter set (0 turns it off).
-REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=120)
+# --- Reports (dashboards): computed figures are kept this long per filter set (0 turns it off);
+# beat refreshes the default ones every 4 minutes, so keep this longer than that.
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=300)
 
 LOGGING = {
     "version": 1,

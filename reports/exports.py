@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from scoring.exports import values_rows
+from scoring.exports import csv_chunks, values_rows
 from scoring.models import Activity, Handoff, HandoffAction, LeadScore
 
+from .copy_csv import copy_csv_chunks
 from .forms import ReportFilters
 
 _LEAD_SCORE_SOURCES = {
@@ -111,6 +113,12 @@ class Dataset:
 
     def rows(self, filters: ReportFilters) -> Iterator[list[Any]]:
         return values_rows(self.queryset(filters).values_list(*self.sources.values()))
+
+    def csv_bytes(self, filters: ReportFilters) -> Iterator[bytes]:
+        """The CSV file in pieces: from COPY on PostgreSQL, row by row elsewhere (SQLite)."""
+        if connection.vendor == "postgresql":
+            return copy_csv_chunks(self.queryset(filters), self.sources)
+        return (chunk.encode("utf-8") for chunk in csv_chunks(self.rows(filters), self.columns))
 
 
 DATASETS = {

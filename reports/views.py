@@ -1,5 +1,4 @@
 import tempfile
-from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -13,7 +12,7 @@ from django.http import (
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from scoring.exports import csv_chunks, write_xlsx
+from scoring.exports import write_xlsx
 
 from .charts import STAGE_LABELS, bin_label, dashboard_charts
 from .exports import DATASETS
@@ -57,11 +56,6 @@ def _filename(dataset: str, filters: ReportFilters, extension: str) -> str:
     return f"{dataset}-{filters.date_from}-{filters.date_to}.{extension}"
 
 
-def _encoded(chunks: Iterator[str]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk.encode("utf-8")
-
-
 def export(request: HttpRequest, dataset: str, extension: str) -> HttpResponse:
     if not can_export(request.user):
         raise PermissionDenied
@@ -79,8 +73,7 @@ def export(request: HttpRequest, dataset: str, extension: str) -> HttpResponse:
     filename = _filename(dataset, filters, extension)
     if extension == "csv":
         response = StreamingHttpResponse(
-            _encoded(csv_chunks(chosen.rows(filters), chosen.columns)),
-            content_type="text/csv; charset=utf-8",
+            chosen.csv_bytes(filters), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

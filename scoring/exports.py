@@ -28,6 +28,8 @@ _SCORE_SOURCES = {
 }
 SCORE_COLUMNS = list(_SCORE_SOURCES)
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+# Public for exports that neutralise text in SQL (PostgreSQL COPY) with the same rule.
+FORMULA_PREFIXES = _FORMULA_PREFIXES
 CHUNK = 5000
 
 

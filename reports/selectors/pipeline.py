@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from scoring.models import Handoff, HandoffAction, Lead, LeadScore, ScoreEvent, ScoreEventKind
@@ -19,7 +20,8 @@ from ..forms import ReportFilters
 from .weekly import week_date, weeks_in
 
 FUNNEL_STAGES = ("iql", "mql", "sal", "sql", "won")
-_RESPONSES = (HandoffAction.Kind.ACCEPTED, HandoffAction.Kind.REJECTED)
+Kind = HandoffAction.Kind
+_RESPONSES = (Kind.ACCEPTED, Kind.REJECTED)
 # {handoffs} is one row per handoff: week, answered_at (first accept/reject), sla_due_at.
 _SLA_BY_WEEK = """
     SELECT week,
@@ -78,33 +80,55 @@ def cohort_leads(*, filters: ReportFilters) -> QuerySet[Lead]:
     )
 
 
-def _first_action_at(filters: ReportFilters, *kinds: str) -> Subquery:
-    actions = HandoffAction.objects.filter(handoff__lead=OuterRef("pk"), kind__in=kinds)
-    if filters.scoring_model_id:
-        actions = actions.filter(handoff__scoring_model_id=filters.scoring_model_id)
-    return Subquery(actions.order_by("at").values("at")[:1])
+def _stage_times_cte(filters: ReportFilters) -> tuple[str, list]:
+    """`WITH ... stages AS (...)`: per cohort lead, when it was created, first became MQL, was
+    accepted, qualified and won (NULL when not).
 
-
-def lead_stage_times(*, filters: ReportFilters) -> QuerySet[Lead]:
-    """Per cohort lead: when it first became MQL, was accepted, qualified and won."""
-    events = ScoreEvent.objects.filter(lead=OuterRef("pk"), kind=ScoreEventKind.MQL_REACHED)
-    if filters.scoring_model_id:
-        events = events.filter(scoring_model_id=filters.scoring_model_id)
-    return (
-        cohort_leads(filters=filters)
-        .annotate(
-            # A handoff is only ever opened for an MQL, so it dates the MQL when no event does.
-            mql_at=Coalesce(
-                Subquery(events.order_by("occurred_at").values("occurred_at")[:1]),
-                _first_action_at(filters, HandoffAction.Kind.CREATED),
-            ),
-            sal_at=_first_action_at(filters, HandoffAction.Kind.ACCEPTED),
-            sql_at=_first_action_at(filters, HandoffAction.Kind.QUALIFIED),
-            won_at=_first_action_at(filters, HandoffAction.Kind.WON),
-        )
-        .order_by()
-        .values("created_at", "mql_at", "sal_at", "sql_at", "won_at")
+    Set-based on purpose: events and handoff actions are grouped once per lead through hash
+    joins, instead of correlated look-ups per lead that the planner may run in time order.
+    """
+    cohort_sql, cohort_params = (
+        cohort_leads(filters=filters).order_by().values("id", "created_at").query.sql_with_params()
     )
+    model_id = filters.scoring_model_id
+    params: list = [*cohort_params, ScoreEventKind.MQL_REACHED]
+    if model_id:
+        params.append(model_id)
+    kinds = [Kind.CREATED, Kind.ACCEPTED, Kind.QUALIFIED, Kind.WON]
+    params += [*kinds, *kinds]
+    if model_id:
+        params.append(model_id)
+    same_model = "AND {}.scoring_model_id = %s" if model_id else ""
+    sql = f"""
+        WITH cohort AS ({cohort_sql}),
+        mql AS (
+            SELECT e.lead_id, MIN(e.occurred_at) AS at
+            FROM {ScoreEvent._meta.db_table} e JOIN cohort c ON c.id = e.lead_id
+            WHERE e.kind = %s {same_model.format("e")}
+            GROUP BY e.lead_id
+        ),
+        steps AS (
+            SELECT h.lead_id,
+                MIN(CASE WHEN a.kind = %s THEN a.at END) AS handed_over_at,
+                MIN(CASE WHEN a.kind = %s THEN a.at END) AS sal_at,
+                MIN(CASE WHEN a.kind = %s THEN a.at END) AS sql_at,
+                MIN(CASE WHEN a.kind = %s THEN a.at END) AS won_at
+            FROM {Handoff._meta.db_table} h
+            JOIN cohort c ON c.id = h.lead_id
+            JOIN {HandoffAction._meta.db_table} a ON a.handoff_id = h.id
+            WHERE a.kind IN (%s, %s, %s, %s) {same_model.format("h")}
+            GROUP BY h.lead_id
+        ),
+        stages AS (
+            -- A handoff is only ever opened for an MQL, so it dates the MQL when no event does.
+            SELECT c.created_at, COALESCE(m.at, s.handed_over_at) AS mql_at,
+                s.sal_at, s.sql_at, s.won_at
+            FROM cohort c
+            LEFT JOIN mql m ON m.lead_id = c.id
+            LEFT JOIN steps s ON s.lead_id = c.id
+        )
+    """  # noqa: S608 - table names from our models, values bound as parameters
+    return sql, params
 
 
 def _seconds_between(later: str, earlier: str) -> str:
@@ -130,43 +154,39 @@ _STAGE_SPAN = {
 }
 
 
-def _median(durations_sql: str, params: list) -> float | None:
-    """Median of a one-column query (NULLs ignored), in the database on either backend."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            median_sql = "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) FROM ({}) AS x"
-            cursor.execute(median_sql.format(durations_sql), params)
-            value = cursor.fetchone()[0]
-            return float(value) if value is not None else None
-        # Portable fallback: count, then read the middle one or two values in order.
-        inner = f"SELECT d FROM ({durations_sql}) AS durations WHERE d IS NOT NULL"  # noqa: S608
-        cursor.execute(f"SELECT COUNT(*) FROM ({inner}) AS c", params)  # noqa: S608
-        count = cursor.fetchone()[0]
-        if not count:
-            return None
-        cursor.execute(
-            f"{inner} ORDER BY d LIMIT %s OFFSET %s", [*params, 2 - count % 2, (count - 1) // 2]
-        )
-        middle = [row[0] for row in cursor.fetchall()]
-        return float(sum(middle) / len(middle))
+def _portable_median(
+    cursor: CursorWrapper, with_sql: str, params: list, seconds: str
+) -> float | None:
+    """Median without percentile functions (SQLite): count, then read the middle value(s)."""
+    durations = f"{with_sql} SELECT {seconds} AS d FROM stages WHERE {seconds} IS NOT NULL"  # noqa: S608
+    cursor.execute(f"SELECT COUNT(*) FROM ({durations}) AS x", params)  # noqa: S608
+    count = cursor.fetchone()[0]
+    if not count:
+        return None
+    cursor.execute(
+        f"{durations} ORDER BY d LIMIT %s OFFSET %s", [*params, 2 - count % 2, (count - 1) // 2]
+    )
+    middle = [row[0] for row in cursor.fetchall()]
+    return float(sum(middle) / len(middle))
 
 
 def funnel_get(*, filters: ReportFilters) -> list[FunnelStage]:
     """IQL → MQL → SAL → SQL → won: how many cohort leads reached each stage, and how fast."""
-    stages_sql, params = lead_stage_times(filters=filters).query.sql_with_params()
-    reached = ", ".join(
-        f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)" for condition in _REACHED.values()
-    )
+    with_sql, params = _stage_times_cte(filters)
+    reached = [f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)" for condition in _REACHED.values()]
+    spans = [_seconds_between(later, earlier) for later, earlier in _STAGE_SPAN.values()]
+    postgres = connection.vendor == "postgresql"
+    medians_sql = [f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {span})" for span in spans]
+    columns = ", ".join(["COUNT(*)", *reached, *(medians_sql if postgres else [])])
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*), {reached} FROM ({stages_sql}) AS stages", params)  # noqa: S608
-        counts = [int(value or 0) for value in cursor.fetchone()]
-    medians: dict[str, float | None] = {}
-    for stage, (later, earlier) in _STAGE_SPAN.items():
-        seconds = _seconds_between(later, earlier)
-        medians[stage] = _median(
-            f"SELECT {seconds} AS d FROM ({stages_sql}) AS stages",  # noqa: S608
-            list(params),
-        )
+        cursor.execute(f"{with_sql} SELECT {columns} FROM stages", params)  # noqa: S608
+        row = cursor.fetchone()
+        counts = [int(value or 0) for value in row[: len(FUNNEL_STAGES)]]
+        if postgres:
+            seconds_per_stage = [float(v) if v is not None else None for v in row[len(counts) :]]
+        else:
+            seconds_per_stage = [_portable_median(cursor, with_sql, params, span) for span in spans]
+    medians = dict(zip(_STAGE_SPAN, seconds_per_stage, strict=True))
     result = []
     for index, (stage, count) in enumerate(zip(FUNNEL_STAGES, counts, strict=True)):
         previous = counts[index - 1] if index else 0
@@ -188,17 +208,18 @@ def sla_compliance(*, filters: ReportFilters, now: datetime | None = None) -> Sl
     handoffs = Handoff.objects.filter(created_at__gte=filters.start, created_at__lt=filters.end)
     if filters.scoring_model_id:
         handoffs = handoffs.filter(scoring_model_id=filters.scoring_model_id)
-    first_response = HandoffAction.objects.filter(handoff=OuterRef("pk"), kind__in=_RESPONSES)
+    # One row per handoff (grouped by its id) with its first answer, joined rather than looked
+    # up per handoff; the outer query then classifies and counts per week.
     inner = (
-        handoffs.annotate(
+        handoffs.order_by()
+        .values("id", "sla_due_at")
+        .annotate(
             week=TruncWeek("created_at"),
-            answered_at=Subquery(first_response.order_by("at").values("at")[:1]),
+            answered_at=Min("actions__at", filter=Q(actions__kind__in=_RESPONSES)),
         )
-        .order_by()
         .values("week", "answered_at", "sla_due_at")
     )
     inner_sql, params = inner.query.sql_with_params()
-    # The first answer is looked up once per handoff in the inner query, then classified.
     now_param = now if connection.vendor == "postgresql" else _sqlite_datetime(now)
     sql = _SLA_BY_WEEK.replace("{handoffs}", inner_sql)
     with connection.cursor() as cursor:

@@ -56,68 +56,78 @@ def _cohort_scores(filters: ReportFilters) -> QuerySet[LeadScore]:
     return scores
 
 
-def score_histograms(*, filters: ReportFilters) -> list[Histogram]:
-    """How the cohort's current scores spread, per model, in fifths of the MQL threshold."""
+def _score_bin() -> Coalesce:
     # Floats, because SQLite divides whole-numbered decimals as integers (-25 / 100 = 0).
     raw_bin = Floor(
         Cast("total", FloatField())
         * HISTOGRAM_BINS_PER_THRESHOLD
         / NullIf(Cast("scoring_model__mql_threshold", FloatField()), 0.0)
     )
-    bin_expr = Coalesce(
+    return Coalesce(
         Least(Greatest(raw_bin, Value(-1)), Value(HISTOGRAM_TOP)),
         Value(HISTOGRAM_TOP),
         output_field=IntegerField(),
     )
-    rows = (
-        _cohort_scores(filters)
-        .annotate(bin=bin_expr)
-        .values("scoring_model__name", "scoring_model__mql_threshold", "bin")
-        .annotate(n=Count("id"))
-        .order_by("scoring_model__name")
-    )
-    per_model: dict[str, tuple[Decimal, dict[int, int]]] = {}
-    for row in rows:
-        _, counts = per_model.setdefault(
-            row["scoring_model__name"], (row["scoring_model__mql_threshold"], {})
-        )
-        counts[int(row["bin"])] = row["n"]
-    histograms = []
-    for name, (threshold, counts) in per_model.items():
-        width = Decimal(threshold) / HISTOGRAM_BINS_PER_THRESHOLD
-        bins: list[tuple[Decimal | None, Decimal | None, int]] = [
-            (None, Decimal(0), counts.get(-1, 0))
-        ]
-        for index in range(HISTOGRAM_TOP):
-            bins.append((width * index, width * (index + 1), counts.get(index, 0)))
-        bins.append((width * HISTOGRAM_TOP, None, counts.get(HISTOGRAM_TOP, 0)))
-        histograms.append(Histogram(model=name, mql_threshold=threshold, bins=bins))
-    return histograms
 
 
-def conversion_by_band(*, filters: ReportFilters) -> list[BandConversion]:
-    """Per model and band: cohort leads, and how many of them were won or converted."""
+def score_breakdown(*, filters: ReportFilters) -> tuple[list[Histogram], list[BandConversion]]:
+    """Histograms and conversion by band from one pass over the cohort's scores.
+
+    Grouped by model, band and histogram bin, with the leads of each group and how many of them
+    were won or converted; both charts are sums over these few groups.
+    """
     converted = LeadOutcome.objects.filter(
         lead=OuterRef("lead_id"), outcome__in=[OutcomeKind.WON, OutcomeKind.CONVERTED]
     )
     rows = (
         _cohort_scores(filters)
-        .annotate(has_converted=Exists(converted))
-        .values("scoring_model__name", "band")
+        .annotate(bin=_score_bin(), has_converted=Exists(converted))
+        .values("scoring_model__name", "scoring_model__mql_threshold", "band", "bin")
         .annotate(
             leads=Count("id"),
             converted=Count("id", filter=Q(has_converted=True)),
             lowest=Min("total"),
         )
-        .order_by("scoring_model__name", "lowest")
+        .order_by()
     )
-    return [
-        BandConversion(
-            model=row["scoring_model__name"],
-            band=row["band"] or "—",
-            lowest_score=row["lowest"],
-            leads=row["leads"],
-            converted=row["converted"],
-        )
-        for row in rows
+    thresholds: dict[str, Decimal] = {}
+    bin_counts: dict[str, dict[int, int]] = {}
+    bands: dict[tuple[str, str], list] = {}  # (model, band) -> [lowest, leads, converted]
+    for row in rows:
+        model = row["scoring_model__name"]
+        thresholds[model] = row["scoring_model__mql_threshold"]
+        counts = bin_counts.setdefault(model, {})
+        counts[int(row["bin"])] = counts.get(int(row["bin"]), 0) + row["leads"]
+        band = bands.setdefault((model, row["band"] or "—"), [row["lowest"], 0, 0])
+        band[0] = min(band[0], row["lowest"])
+        band[1] += row["leads"]
+        band[2] += row["converted"]
+    histograms = [
+        _histogram(model, thresholds[model], bin_counts[model]) for model in sorted(thresholds)
     ]
+    conversion = [
+        BandConversion(model=model, band=band, lowest_score=low, leads=leads, converted=won)
+        for (model, band), (low, leads, won) in sorted(
+            bands.items(), key=lambda item: (item[0][0], item[1][0])
+        )
+    ]
+    return histograms, conversion
+
+
+def _histogram(model: str, threshold: Decimal, counts: dict[int, int]) -> Histogram:
+    width = Decimal(threshold) / HISTOGRAM_BINS_PER_THRESHOLD
+    bins: list[tuple[Decimal | None, Decimal | None, int]] = [(None, Decimal(0), counts.get(-1, 0))]
+    for index in range(HISTOGRAM_TOP):
+        bins.append((width * index, width * (index + 1), counts.get(index, 0)))
+    bins.append((width * HISTOGRAM_TOP, None, counts.get(HISTOGRAM_TOP, 0)))
+    return Histogram(model=model, mql_threshold=threshold, bins=bins)
+
+
+def score_histograms(*, filters: ReportFilters) -> list[Histogram]:
+    """How the cohort's current scores spread, per model, in fifths of the MQL threshold."""
+    return score_breakdown(filters=filters)[0]
+
+
+def conversion_by_band(*, filters: ReportFilters) -> list[BandConversion]:
+    """Per model and band, lowest band first: cohort leads, and how many were won or converted."""
+    return score_breakdown(filters=filters)[1]

@@ -137,3 +137,33 @@ def test_many_sources_keep_the_seven_largest_and_sum_the_rest_as_other(pipeline)
     ]  # fmt: skip
     assert series["Other"] == [0, 7, 0, 0]  # src3..src9, all on 14 March
     assert sum(sum(counts) for counts in series.values()) == 15  # 5 + 10 MQLs, none lost
+
+
+def test_refresh_task_computes_the_default_dashboards_ahead(
+    pipeline, settings, django_assert_num_queries
+):
+    from reports.forms import ReportFilterForm
+    from reports.tasks import refresh_default_dashboards
+
+    settings.REPORTS_CACHE_SECONDS = 300
+    assert refresh_default_dashboards() == 3  # all models, A, B
+    form = ReportFilterForm({"scoring_model": "b"})
+    assert form.is_valid()
+    with django_assert_num_queries(0):
+        dashboard_get(filters=form.filters())
+
+
+def test_a_request_waits_for_the_computation_already_running(pipeline, settings):
+    import threading
+
+    from django.core.cache import cache
+
+    from reports.selectors import _cache_key, dashboard_compute
+
+    settings.REPORTS_CACHE_SECONDS = 300
+    filters = pipeline.filters()
+    key = _cache_key(filters)
+    ready = dashboard_compute(filters=filters)
+    cache.set(f"{key}:computing", 1)  # another process is computing these figures
+    threading.Timer(0.2, lambda: cache.set(key, ready)).start()
+    assert dashboard_get(filters=filters).computed_at == ready.computed_at
