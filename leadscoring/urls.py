@@ -13,9 +13,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("api/", include("scoring.api.urls")),
-    path("", include("integrations.urls")),
     path("rules/", include("rules_admin.urls")),
     path("reports/", include("reports.urls")),
     path("", include("pipeline.urls")),
+    path("api/", include("scoring.api.urls")),
+    path("", include("integrations.urls")),
 ]
