@@ -1,7 +1,8 @@
 """`make bench`: print `name=value` figures. Timing lives here, never in the test suite.
 
-For now it measures the pure engine on synthetic leads scored with the shipped B2B model
-(BENCH_ENGINE_LEADS leads, default 20,000, with a skewed number of activities each).
+First the pure engine on synthetic leads scored with the shipped B2B model (BENCH_ENGINE_LEADS
+leads, default 20,000, with a skewed number of activities each), then the rescoring pipeline at
+scale on PostgreSQL with live workers (benchmarks/pipeline.py; BENCH_PIPELINE=0 skips it).
 """
 
 import os
@@ -61,7 +62,11 @@ def main() -> None:
     print(f"engine_leads={count}")
     print(f"engine_activities={activities}")
     print(f"engine_seconds={seconds:.3f}")
-    print(f"engine_leads_per_s={count / seconds:.0f}")
+    print(f"engine_leads_per_s={count / seconds:.0f}", flush=True)
+    if os.environ.get("BENCH_PIPELINE", "1") != "0":
+        from benchmarks import pipeline
+
+        pipeline.main()
 
 
 if __name__ == "__main__":
