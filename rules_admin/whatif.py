@@ -24,6 +24,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from scoring.definition import (
@@ -235,13 +237,23 @@ def delta_totals(
 ) -> tuple[Totals, list[str]]:
     pairs = changed_criteria(published, draft)
     names = {c.name for pair in pairs for c in pair if c is not None}
-    stored = LeadScore.objects.filter(scoring_model=scoring_model).values_list(
-        "lead_id", "total", "explanation"
-    )
-    before: dict[int, int] = {}
+    scores = LeadScore.objects.filter(scoring_model=scoring_model)
+    before: dict[int, int] = {
+        lead_id: int(total * 100)
+        for lead_id, total in scores.values_list("lead_id", "total").iterator(chunk_size=20000)
+    }
     evidence: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
-    for lead_id, total, explanation in stored.iterator(chunk_size=10000):
-        before[lead_id] = int(total * 100)
+    explained = scores.none() if not names else scores
+    if names and connection.vendor == "postgresql":
+        # Decoding every explanation is most of the cost; PostgreSQL hands over only the ones
+        # that mention a changed criterion (jsonb containment).
+        mentions = Q()
+        for name in names:
+            mentions |= Q(explanation__contains=[{"criterion": name}])
+        explained = scores.filter(mentions)
+    for lead_id, explanation in explained.values_list("lead_id", "explanation").iterator(
+        chunk_size=10000
+    ):
         for item in explanation or ():
             if item["criterion"] in names:
                 evidence[item["criterion"]][lead_id] = (
