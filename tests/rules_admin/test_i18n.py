@@ -19,7 +19,11 @@ def test_every_rule_editor_string_is_translated(language):
     for entry in po.split("\n\n")[1:]:
         if "rules_admin" not in entry:
             continue
-        strings = re.findall(r'^msgstr(?:\[\d\])? "(.*)"$', entry, flags=re.M)
+        # A long translation is wrapped: msgstr "" followed by "..." continuation lines.
+        strings = [
+            "".join(re.findall(r'"(.*)"', block))
+            for block in re.findall(r'^msgstr(?:\[\d\])? (".*"(?:\n".*")*)', entry, flags=re.M)
+        ]
         if "#, fuzzy" in entry or not all(strings):
             untranslated.append(entry)
     assert untranslated == []
