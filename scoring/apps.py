@@ -11,9 +11,33 @@ def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
     grant_role_permissions(Group, Permission)
 
 
+def _default_rejection_reasons(sender: AppConfig, **kwargs: object) -> None:
+    # Sales cannot reject a handoff without a reason to pick; offer the usual ones when the list
+    # is empty (a new database, or one flushed by a test).
+    from .models import RejectionReason
+
+    if not RejectionReason.objects.exists():
+        RejectionReason.objects.bulk_create(
+            RejectionReason(code=code, label=label, position=position)
+            for position, (code, label) in enumerate(DEFAULT_REJECTION_REASONS)
+        )
+
+
+DEFAULT_REJECTION_REASONS = [
+    ("not-ready", "Not ready to buy yet"),
+    ("wrong-persona", "Wrong persona / no decision maker"),
+    ("competitor", "Competitor"),
+    ("bad-data", "Bad or incomplete data"),
+    ("no-budget", "No budget"),
+    ("existing-customer", "Already a customer"),
+    ("duplicate", "Duplicate"),
+]
+
+
 class ScoringConfig(AppConfig):
     name = "scoring"
     verbose_name = "Lead scoring"
 
     def ready(self) -> None:
         post_migrate.connect(_sync_roles, sender=self)
+        post_migrate.connect(_default_rejection_reasons, sender=self)
