@@ -140,33 +140,36 @@ def deliveries_for_score_events(*, event_ids: Iterable[int]) -> list[int]:
     return ids
 
 
-def deliveries_for_handoff(*, handoff_id: int, action: str) -> list[int]:
+def deliveries_for_handoffs(*, handoff_ids: Iterable[int], action: str) -> list[int]:
+    """Deliveries for handoffs that one action changed (a rescore opens hundreds at once)."""
     event = _HANDOFF_EVENTS.get(action)
     if event is None or not WebhookEndpoint.objects.filter(active=True).exists():
         return []
-    handoff = (
-        Handoff.objects.select_related("lead", "scoring_model", "owner")
-        .filter(pk=handoff_id)
-        .first()
+    handoffs = Handoff.objects.select_related("lead", "scoring_model", "owner").filter(
+        pk__in=list(handoff_ids)
     )
-    if handoff is None:
-        return []
-    data = {
-        "handoff": {
-            "id": handoff.pk,
-            "status": handoff.status,
-            "owner": handoff.owner.get_username() if handoff.owner else None,
-            "score_at_handoff": _number(handoff.score_at_handoff),
-            "trigger": handoff.trigger,
-            "sla_due_at": handoff.sla_due_at.isoformat(),
-            "reason": handoff.reason,
-            "note": handoff.note,
-        },
-        "lead": _lead(handoff.lead),
-        "scoring_model": _model(handoff.scoring_model),
-    }
-    # A handoff is created, accepted and rejected at most once each, so this key is unique.
-    return deliveries_create(event=event, payloads=[(f"handoff:{handoff.pk}:{action}", data)])
+    payloads = [
+        (
+            # A handoff is created, accepted and rejected at most once each: the key is unique.
+            f"handoff:{handoff.pk}:{action}",
+            {
+                "handoff": {
+                    "id": handoff.pk,
+                    "status": handoff.status,
+                    "owner": handoff.owner.get_username() if handoff.owner else None,
+                    "score_at_handoff": _number(handoff.score_at_handoff),
+                    "trigger": handoff.trigger,
+                    "sla_due_at": handoff.sla_due_at.isoformat(),
+                    "reason": handoff.reason,
+                    "note": handoff.note,
+                },
+                "lead": _lead(handoff.lead),
+                "scoring_model": _model(handoff.scoring_model),
+            },
+        )
+        for handoff in handoffs.order_by("pk")
+    ]
+    return deliveries_create(event=event, payloads=payloads) if payloads else []
 
 
 def _claim(delivery_id: int, now: datetime) -> bool:

@@ -1,7 +1,7 @@
 """Writes of the sales queue: automatic assignment, SLA breaches, claiming, saved filters."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.conf import settings
@@ -51,29 +51,46 @@ def _rule_matches(rule: AssignmentRule, handoff: Handoff) -> bool:
     return account is not None and account.industry.casefold() == rule.value.casefold()
 
 
-def assignment_rule_for(handoff: Handoff) -> AssignmentRule | None:
-    """The first active rule (in position order) that matches the handoff's lead."""
-    rules = AssignmentRule.objects.filter(active=True, assignee__is_active=True).select_related(
-        "assignee"
+def assignment_rules() -> list[AssignmentRule]:
+    """The active rules with an active assignee, in the order they are tried."""
+    return list(
+        AssignmentRule.objects.filter(active=True, assignee__is_active=True).select_related(
+            "assignee"
+        )
     )
+
+
+def assignment_rule_for(
+    handoff: Handoff, rules: list[AssignmentRule] | None = None
+) -> AssignmentRule | None:
+    """The first active rule (in position order) that matches the handoff's lead."""
+    rules = assignment_rules() if rules is None else rules
     return next((rule for rule in rules if _rule_matches(rule, handoff)), None)
 
 
-def round_robin_next() -> AbstractBaseUser | None:
-    """The next sales user in turn (by id, wrapping around); None without a sales team.
+def round_robin_take(count: int) -> list[AbstractBaseUser]:
+    """The next `count` sales users in turn (by id, wrapping around); [] without a sales team.
 
     Must run inside a transaction: the turn row stays locked until it commits.
     """
     team = list(sales_team())
-    if not team:
-        return None
+    if not team or count < 1:
+        return []
     RoundRobinTurn.objects.get_or_create(key=_ROUND_ROBIN_KEY)
     turn = RoundRobinTurn.objects.select_for_update().get(key=_ROUND_ROBIN_KEY)
-    after = [user for user in team if turn.last_user_id is not None and user.pk > turn.last_user_id]
-    chosen = (after or team)[0]
-    turn.last_user = chosen
+    start = next(
+        (i for i, user in enumerate(team) if turn.last_user_id is not None and user.pk > turn.last_user_id),
+        0,
+    )
+    chosen = [team[(start + i) % len(team)] for i in range(count)]
+    turn.last_user = chosen[-1]
     turn.save(update_fields=["last_user"])
     return chosen
+
+
+def round_robin_next() -> AbstractBaseUser | None:
+    """The next sales user in turn; None without a sales team."""
+    return next(iter(round_robin_take(1)), None)
 
 
 def round_robin_enabled() -> bool:
@@ -81,36 +98,72 @@ def round_robin_enabled() -> bool:
 
 
 @transaction.atomic
-def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
-    """Give an open handoff without owner to the user its rules name, else the next in turn.
+def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBaseUser]:
+    """Give open handoffs without owner to the user their rules name, else the next in turn.
 
-    Returns the new owner, or None when the handoff is taken, closed, or nobody fits.
+    Set-based: one query for the handoffs, one for the rules, one round-robin turn, one update
+    per owner. Returns {handoff id: new owner}; taken, closed or unmatched handoffs are left out.
     """
-    handoff = (
+    rules = assignment_rules()
+    handoffs = list(
         Handoff.objects.select_for_update(of=("self",))
-        .select_related("lead", "lead__account")
-        .filter(pk=handoff_id, owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
-        .first()
+        .select_related(*(("lead", "lead__account") if rules else ()))
+        .filter(pk__in=list(handoff_ids), owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
+        .order_by("pk")
     )
-    if handoff is None:
-        return None
-    rule = assignment_rule_for(handoff)
-    owner = rule.assignee if rule else (round_robin_next() if round_robin_enabled() else None)
-    if owner is None:
-        return None
-    handoff_assign(handoff_id=handoff.pk, user=None, owner=owner)
-    return owner
+    owners: dict[int, AbstractBaseUser] = {}
+    unmatched = []
+    for handoff in handoffs:
+        rule = assignment_rule_for(handoff, rules)
+        if rule is None:
+            unmatched.append(handoff.pk)
+        else:
+            owners[handoff.pk] = rule.assignee
+    if unmatched and round_robin_enabled():
+        owners.update(zip(unmatched, round_robin_take(len(unmatched)), strict=False))
+    if owners:
+        _owners_set(owners)
+    return owners
 
 
-def on_handoff_changed(sender: object, handoff_id: int, action: str, **kwargs: object) -> None:
-    """Receiver: assign each new handoff that came without an owner."""
+def _owners_set(owners: Mapping[int, AbstractBaseUser]) -> None:
+    now = timezone.now()
+    by_owner: dict[int, list[int]] = {}
+    for handoff_id, owner in owners.items():
+        by_owner.setdefault(owner.pk, []).append(handoff_id)
+    for owner_id, ids in by_owner.items():
+        Handoff.objects.filter(pk__in=ids).update(owner_id=owner_id, updated_at=now)
+    HandoffAction.objects.bulk_create(
+        HandoffAction(
+            handoff_id=handoff_id, kind=HandoffAction.Kind.ASSIGNED, at=now,
+            detail=owner.get_username(),
+        )
+        for handoff_id, owner in owners.items()
+    )  # fmt: skip
+    ids = list(owners)
+    transaction.on_commit(
+        lambda: handoff_changed.send(
+            sender=Handoff, handoff_ids=ids, action=HandoffAction.Kind.ASSIGNED
+        )
+    )
+
+
+def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
+    """Assign one handoff as `handoffs_autoassign` does; its new owner or None."""
+    return handoffs_autoassign(handoff_ids=[handoff_id]).get(handoff_id)
+
+
+def on_handoff_changed(
+    sender: object, handoff_ids: list[int], action: str, **kwargs: object
+) -> None:
+    """Receiver: assign the new handoffs that came without an owner."""
     if action != HandoffAction.Kind.CREATED:
         return
     try:
-        handoff_autoassign(handoff_id=handoff_id)
+        handoffs_autoassign(handoff_ids=handoff_ids)
     except Exception:
-        # The handoff exists and stays claimable from the queue; other receivers must still run.
-        logger.exception("Automatic assignment of handoff %s failed", handoff_id)
+        # The handoffs exist and stay claimable from the queue; other receivers must still run.
+        logger.exception("Automatic assignment of %d handoffs failed", len(handoff_ids))
 
 
 def handoff_claim(*, handoff_id: int, user: AbstractBaseUser) -> Handoff:
@@ -158,8 +211,7 @@ def handoffs_mark_sla_breached(*, now: datetime | None = None) -> int:
 
 
 def _announce_breaches(ids: list[int]) -> None:
-    for pk in ids:
-        handoff_changed.send(sender=Handoff, handoff_id=pk, action=HandoffAction.Kind.SLA_BREACHED)
+    handoff_changed.send(sender=Handoff, handoff_ids=ids, action=HandoffAction.Kind.SLA_BREACHED)
 
 
 def saved_filter_save(

@@ -54,9 +54,10 @@ def sla_hours(spec: ModelSpec, trigger_kind: str) -> float:
     return float(spec.sla_hours)
 
 
-def _announce(handoff_id: int, action: str) -> None:
+def _announce(handoff_ids: Sequence[int], action: str) -> None:
+    ids = list(handoff_ids)
     transaction.on_commit(
-        lambda: handoff_changed.send(sender=Handoff, handoff_id=handoff_id, action=action)
+        lambda: handoff_changed.send(sender=Handoff, handoff_ids=ids, action=action)
     )
 
 
@@ -101,8 +102,7 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[Handoff]:
     Lead.objects.filter(
         pk__in={h.lead_id for h in created}, lifecycle_stage__in=_BEFORE_MQL
     ).update(lifecycle_stage=LifecycleStage.MQL, updated_at=timezone.now())
-    for h in created:
-        _announce(h.pk, HandoffAction.Kind.CREATED)
+    _announce([h.pk for h in created], HandoffAction.Kind.CREATED)
     return created
 
 
@@ -171,7 +171,7 @@ def _act(
             value=value,
             source="handoff",
         )
-    _announce(handoff.pk, action)
+    _announce([handoff.pk], action)
     return handoff
 
 
@@ -232,5 +232,5 @@ def handoff_assign(
     HandoffAction.objects.create(
         handoff=handoff, kind=HandoffAction.Kind.ASSIGNED, user=user, detail=owner.get_username()
     )
-    _announce(handoff.pk, HandoffAction.Kind.ASSIGNED)
+    _announce([handoff.pk], HandoffAction.Kind.ASSIGNED)
     return handoff

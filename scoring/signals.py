@@ -8,6 +8,7 @@ from django.dispatch import Signal
 # Sent with `event_ids`: the ScoreEvent rows (MQL reached or lost, band changed) just recorded.
 score_events_recorded = Signal()
 
-# Sent with `handoff_id` and `action` (a HandoffAction.Kind value) after every handoff action,
-# including "created" when a lead crossing the MQL threshold is handed over to sales.
+# Sent with `handoff_ids` and `action` (a HandoffAction.Kind value) after every handoff action,
+# including "created" when leads crossing the MQL threshold are handed over to sales. One signal
+# carries every handoff one transaction changed the same way (a rescore chunk opens hundreds).
 handoff_changed = Signal()

@@ -12,7 +12,7 @@ from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from integrations.tasks import deliver_webhook
 from integrations.webhooks import (
     SIGNATURE_HEADER,
-    deliveries_for_handoff,
+    deliveries_for_handoffs,
     retry_delay,
     webhook_deliver,
     webhook_deliveries_resend,
@@ -97,18 +97,18 @@ def test_lead_becoming_mql_and_band_changes_are_delivered(
 def test_the_same_event_is_recorded_once_per_endpoint(receiver, web_model):
     _endpoint(receiver, WebhookEvent.HANDOFF_CREATED)
     handoff = _handoff(web_model)
-    first = deliveries_for_handoff(handoff_id=handoff.pk, action="created")
-    again = deliveries_for_handoff(handoff_id=handoff.pk, action="created")
+    first = deliveries_for_handoffs(handoff_ids=[handoff.pk], action="created")
+    again = deliveries_for_handoffs(handoff_ids=[handoff.pk], action="created")
     assert len(first) == 1 and again == []
     assert WebhookDelivery.objects.count() == 1
-    assert deliveries_for_handoff(handoff_id=handoff.pk, action="assigned") == []
+    assert deliveries_for_handoffs(handoff_ids=[handoff.pk], action="assigned") == []
 
 
 @override_settings(WEBHOOK_MAX_ATTEMPTS=3)
 def test_failures_are_logged_and_retried_until_the_last_attempt(receiver, web_model):
     _endpoint(receiver, WebhookEvent.HANDOFF_CREATED)
     receiver.codes = [500, 503, 502]
-    [delivery_id] = deliveries_for_handoff(handoff_id=_handoff(web_model).pk, action="created")
+    [delivery_id] = deliveries_for_handoffs(handoff_ids=[_handoff(web_model).pk], action="created")
     WebhookDelivery.objects.filter(pk=delivery_id).update(status=Status.PENDING)
     outcomes = [webhook_deliver(delivery_id=delivery_id) for _ in range(3)]
     assert [(d.status, d.attempts, d.last_status_code) for d in outcomes] == [
@@ -122,7 +122,7 @@ def test_failures_are_logged_and_retried_until_the_last_attempt(receiver, web_mo
 def test_an_unreachable_endpoint_is_logged_as_an_error(web_model):
     WebhookEndpoint.objects.create(name="Down", url="http://127.0.0.1:9/hook",
                                    events=[WebhookEvent.HANDOFF_CREATED])  # fmt: skip
-    [delivery_id] = deliveries_for_handoff(handoff_id=_handoff(web_model).pk, action="created")
+    [delivery_id] = deliveries_for_handoffs(handoff_ids=[_handoff(web_model).pk], action="created")
     delivery = webhook_deliver(delivery_id=delivery_id)
     assert delivery.status == Status.RETRYING and delivery.last_status_code is None
     assert "ConnectionError" in delivery.last_error
@@ -136,7 +136,7 @@ def test_backoff_doubles_and_is_capped():
 def test_a_task_in_process_marks_a_failure_for_resend_instead_of_looping(receiver, web_model):
     _endpoint(receiver, WebhookEvent.HANDOFF_CREATED)
     receiver.codes = [500]
-    [delivery_id] = deliveries_for_handoff(handoff_id=_handoff(web_model).pk, action="created")
+    [delivery_id] = deliveries_for_handoffs(handoff_ids=[_handoff(web_model).pk], action="created")
     WebhookDelivery.objects.filter(pk=delivery_id).update(status=Status.PENDING, attempts=0)
     assert deliver_webhook.apply(args=[delivery_id]).get() == Status.FAILED
     assert len(receiver.requests) == 1
@@ -146,7 +146,7 @@ def test_resend_starts_a_fresh_series_of_attempts(
     receiver, web_model, django_capture_on_commit_callbacks
 ):
     _endpoint(receiver, WebhookEvent.HANDOFF_CREATED)
-    [delivery_id] = deliveries_for_handoff(handoff_id=_handoff(web_model).pk, action="created")
+    [delivery_id] = deliveries_for_handoffs(handoff_ids=[_handoff(web_model).pk], action="created")
     WebhookDelivery.objects.filter(pk=delivery_id).update(
         status=Status.FAILED, attempts=8, last_error="HTTP 500"
     )
@@ -160,7 +160,7 @@ def test_resend_starts_a_fresh_series_of_attempts(
 
 def test_a_delivery_being_sent_is_not_sent_twice(receiver, web_model):
     _endpoint(receiver, WebhookEvent.HANDOFF_CREATED)
-    [delivery_id] = deliveries_for_handoff(handoff_id=_handoff(web_model).pk, action="created")
+    [delivery_id] = deliveries_for_handoffs(handoff_ids=[_handoff(web_model).pk], action="created")
     WebhookDelivery.objects.filter(pk=delivery_id).update(
         status=Status.SENDING, last_attempt_at=timezone.now()
     )

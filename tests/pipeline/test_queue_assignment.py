@@ -10,6 +10,7 @@ from pipeline.services import (
     handoff_autoassign,
     handoff_claim,
     handoff_reassign,
+    handoffs_autoassign,
     round_robin_next,
 )
 from scoring.handoffs import HandoffError
@@ -102,6 +103,26 @@ def test_assignment_is_logged_and_leaves_owned_or_closed_handoffs_alone(make_han
     assert handoff_autoassign(handoff_id=fresh.pk) is None  # already taken: no second turn
     action = fresh.actions.get()
     assert (action.kind, action.user, action.detail) == ("assigned", None, "sales_a")
+
+
+def test_many_handoffs_are_assigned_at_once_with_rules_first_then_in_turn(
+    make_handoff, team, django_assert_max_num_queries
+):
+    _rule(0, AssignmentRule.Match.COUNTRY, team[2], value="NL")
+    handoffs = [make_handoff(country=country) for country in ("DE", "NL", "DE", "DE", "NL", "DE")]
+    owned = make_handoff(owner=team[1])
+    # Queries grow with the team (one update per owner), never with the number of handoffs.
+    with django_assert_max_num_queries(15):
+        owners = handoffs_autoassign(handoff_ids=[h.pk for h in handoffs] + [owned.pk])
+    assert [owners.get(h.pk) for h in handoffs] == [
+        team[0], team[2], team[1], team[2], team[2], team[0]
+    ]  # fmt: skip
+    assert owned.pk not in owners
+    assert round_robin_next() == team[1]  # the turn continues after the last one given out
+    for handoff in handoffs:
+        handoff.refresh_from_db()
+        assert handoff.owner == owners[handoff.pk]
+        assert handoff.actions.get(kind="assigned").detail == owners[handoff.pk].username
 
 
 def test_a_handoff_created_by_rescoring_is_assigned_after_commit(

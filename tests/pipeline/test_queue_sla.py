@@ -51,8 +51,8 @@ def test_each_breach_is_announced_after_commit(make_handoff, django_capture_on_c
     first, second = make_handoff(due_in=-1), make_handoff(due_in=-3)
     heard = []
 
-    def listen(sender, handoff_id, action, **kwargs):  # type: ignore[no-untyped-def]
-        heard.append((handoff_id, action))
+    def listen(sender, handoff_ids, action, **kwargs):  # type: ignore[no-untyped-def]
+        heard.extend((pk, action) for pk in handoff_ids)
 
     handoff_changed.connect(listen)
     try:
