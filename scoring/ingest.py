@@ -53,7 +53,7 @@ class _Item:
     kind: str
     occurred_at: datetime
     channel: str
-    properties: dict[str, Any]
+    properties_json: str
     external_id: str | None
 
 
@@ -102,11 +102,12 @@ def _parse(index: int, item: object, now: datetime) -> _Item:
     properties = item.get("properties") or {}
     if not isinstance(properties, dict):
         raise ValueError("properties: must be an object")
-    if len(json.dumps(properties, ensure_ascii=False)) > MAX_PROPERTIES_BYTES:
+    properties_json = json.dumps(properties, ensure_ascii=False)
+    if len(properties_json) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"properties: larger than {MAX_PROPERTIES_BYTES} bytes")
     external_id = _text(item, "external_id", 255) or None
     channel = _text(item, "channel", 64)
-    return _Item(index, lead_key, kind, occurred_at, channel, properties, external_id)
+    return _Item(index, lead_key, kind, occurred_at, channel, properties_json, external_id)
 
 
 def _resolve_leads(
@@ -153,22 +154,40 @@ _INSERT_COLUMNS = ("lead_id", "kind", "occurred_at", "channel", "properties", "s
                    "external_id", "created_at")  # fmt: skip
 
 
+# PostgreSQL: the batch is copied into a session-private staging table, then inserted in one
+# statement (COPY needs no placeholders, and ON CONFLICT still skips duplicates).
+_STAGE = "activity_incoming"
+_STAGE_DDL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (lead_id bigint, kind text, "
+    "occurred_at timestamptz, channel text, properties jsonb, source text, external_id text, "
+    "created_at timestamptz) ON COMMIT DELETE ROWS"
+)
+
+
 def _insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
     """Insert activities, skipping (source, external_id) duplicates; the lead ids of new rows."""
     table = Activity._meta.db_table
-    placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
-    lead_ids: list[int] = []
+    head = f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed names
+    tail = " ON CONFLICT DO NOTHING RETURNING lead_id"
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            batch = rows[start : start + 1000]
+        if connection.vendor == "postgresql":
+            cursor.execute(_STAGE_DDL)
+            cursor.execute(f"TRUNCATE {_STAGE}")
+            with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"{head}SELECT * FROM {_STAGE}{tail}")  # noqa: S608
+            return [lead_id for (lead_id,) in cursor.fetchall()]
+        placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+        lead_ids: list[int] = []
+        for start in range(0, len(rows), 500):
+            batch = rows[start : start + 500]
             cursor.execute(
-                f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed names
-                f"VALUES {', '.join([placeholders] * len(batch))} "
-                "ON CONFLICT DO NOTHING RETURNING lead_id",
+                f"{head}VALUES {', '.join([placeholders] * len(batch))}{tail}",
                 [value for row in batch for value in row],
             )
             lead_ids += [lead_id for (lead_id,) in cursor.fetchall()]
-    return lead_ids
+        return lead_ids
 
 
 @transaction.atomic
@@ -205,7 +224,7 @@ def activities_ingest(
             continue
         rows.append(
             (lead_id, item.kind, item.occurred_at, item.channel,
-             json.dumps(item.properties, ensure_ascii=False), source, item.external_id, now)
+             item.properties_json, source, item.external_id, now)
         )  # fmt: skip
     created_for = _insert(rows)
     result.created = len(created_for)
@@ -223,14 +242,16 @@ def rescore_request(lead_ids: Iterable[int]) -> None:
         return
     table = PendingRescore._meta.db_table
     now = timezone.now()
+    insert = f"INSERT INTO {table} (lead_id, requested_at) "  # noqa: S608 - fixed names
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 1000):
             batch = ids[start : start + 1000]
-            cursor.execute(
-                f"INSERT INTO {table} (lead_id, requested_at) "  # noqa: S608 - fixed names
-                f"VALUES {', '.join(['(%s, %s)'] * len(batch))} ON CONFLICT (lead_id) DO NOTHING",
-                [value for lead_id in batch for value in (lead_id, now)],
-            )
+            if connection.vendor == "postgresql":
+                source, params = "SELECT unnest(%s::bigint[]), %s", [batch, now]
+            else:
+                source = f"VALUES {', '.join(['(%s, %s)'] * len(batch))}"
+                params = [value for lead_id in batch for value in (lead_id, now)]
+            cursor.execute(f"{insert}{source} ON CONFLICT (lead_id) DO NOTHING", params)
     transaction.on_commit(flush_schedule)
 
 

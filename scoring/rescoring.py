@@ -50,10 +50,25 @@ def published_models(*, slugs: Iterable[str] | None = None) -> list[PublishedMod
     if slugs is not None:
         models = models.filter(slug__in=list(slugs))
     return [
-        PublishedModel(m.pk, m.published_version, parse_model(m.published_version.definition))
+        PublishedModel(m.pk, m.published_version, version_spec(m.published_version))
         for m in models
         if m.published_version is not None
     ]
+
+
+# Each distinct definition is parsed once per process (keyed by its text, not the version id:
+# ids can come back after a rollback).
+_SPECS: dict[str, ModelSpec] = {}
+
+
+def version_spec(version: ScoringModelVersion) -> ModelSpec:
+    key = json.dumps(version.definition, sort_keys=True)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) > 100:
+            _SPECS.clear()
+        spec = _SPECS[key] = parse_model(version.definition)
+    return spec
 
 
 def lead_facts(lead: Lead) -> LeadFacts:
@@ -150,7 +165,6 @@ def compute_scores(
     With `now` None each lead is evaluated at its stored score's computed_at (for verification).
     """
     leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
-    activities = activities_by_lead([lead.pk for lead in leads])
     stored_at: dict[tuple[int, int], datetime] = {}
     if now is None:
         stored_at = {
@@ -161,18 +175,27 @@ def compute_scores(
         }
     tz = timezone.get_default_timezone()
     chunk = ChunkScores([], defaultdict(list), len(leads), {})
+    audiences: list[tuple[int, LeadFacts, list[PublishedModel]]] = []
     for lead in leads:
         facts = lead_facts(lead)
-        lead_activities = activities.get(lead.pk, ())
+        inside = []
         for model in models:
-            if not applies_to(model.spec, facts):
+            if applies_to(model.spec, facts):
+                inside.append(model)
+            else:
                 chunk.outside[model.scoring_model_id].append(lead.pk)
-                continue
-            at = now or stored_at.get((lead.pk, model.scoring_model_id)) or timezone.now()
+        if inside:
+            audiences.append((lead.pk, facts, inside))
+    # Only leads some model scores need their activities.
+    activities = activities_by_lead([lead_id for lead_id, _, _ in audiences])
+    for lead_id, facts, inside in audiences:
+        lead_activities = activities.get(lead_id, ())
+        for model in inside:
+            at = now or stored_at.get((lead_id, model.scoring_model_id)) or timezone.now()
             result = score_lead(model.spec, facts, lead_activities, at, tz)
-            chunk.rows.append(_score_row(lead.pk, model, result, at))
+            chunk.rows.append(_score_row(lead_id, model, result, at))
         if lead_activities:
-            chunk.latest[lead.pk] = max(lead_activities, key=lambda a: a.occurred_at)
+            chunk.latest[lead_id] = max(lead_activities, key=lambda a: a.occurred_at)
     return chunk
 
 

@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from .definition import parse_model
+
 from .models import Lead, RescoreChunk, RescoreRun, ScoringModel, ScoringModelVersion
-from .rescoring import CHUNK_SIZE, PublishedModel, leads_rescore_chunk
+from .rescoring import CHUNK_SIZE, PublishedModel, leads_rescore_chunk, version_spec
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def run_start(
 
 def _published(version_id: int) -> PublishedModel:
     version = ScoringModelVersion.objects.get(pk=version_id)
-    return PublishedModel(version.scoring_model_id, version, parse_model(version.definition))
+    return PublishedModel(version.scoring_model_id, version, version_spec(version))
 
 
 def _finish_if_complete(run_id: int) -> None:
