@@ -15,7 +15,5 @@ def score_events_to_webhooks(sender: object, event_ids: list[int], **kwargs: Any
 
 
 @receiver(handoff_changed, dispatch_uid="integrations.webhooks.handoff")
-def handoff_to_webhooks(
-    sender: object, handoff_ids: list[int], action: str, **kwargs: Any
-) -> None:
+def handoff_to_webhooks(sender: object, handoff_ids: list[int], action: str, **kwargs: Any) -> None:
     webhooks.deliveries_for_handoffs(handoff_ids=handoff_ids, action=action)

@@ -78,10 +78,8 @@ def round_robin_take(count: int) -> list[AbstractBaseUser]:
         return []
     RoundRobinTurn.objects.get_or_create(key=_ROUND_ROBIN_KEY)
     turn = RoundRobinTurn.objects.select_for_update().get(key=_ROUND_ROBIN_KEY)
-    start = next(
-        (i for i, user in enumerate(team) if turn.last_user_id is not None and user.pk > turn.last_user_id),
-        0,
-    )
+    last = turn.last_user_id
+    start = next((i for i, user in enumerate(team) if last is not None and user.pk > last), 0)
     chosen = [team[(start + i) % len(team)] for i in range(count)]
     turn.last_user = chosen[-1]
     turn.save(update_fields=["last_user"])

@@ -11,7 +11,6 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-
 from .models import Lead, RescoreChunk, RescoreRun, ScoringModel, ScoringModelVersion
 from .rescoring import CHUNK_SIZE, PublishedModel, leads_rescore_chunk, version_spec
 
