@@ -2,7 +2,8 @@
 
 First the pure engine on synthetic leads scored with the shipped B2B model (BENCH_ENGINE_LEADS
 leads, default 20,000, with a skewed number of activities each), then the rescoring pipeline at
-scale on PostgreSQL with live workers (benchmarks/pipeline.py; BENCH_PIPELINE=0 skips it).
+scale on PostgreSQL with live workers (benchmarks/pipeline.py; BENCH_PIPELINE=0 skips it), and
+the web pages on that same data (benchmarks/web.py; BENCH_WEB=0 skips them).
 """
 
 import os

@@ -1,11 +1,12 @@
 """Web latency and export throughput, measured against a real WSGI server (gunicorn).
 
-Used by the benchmarks with their own generated database; nothing here creates data:
+`main()` measures the pages on the database the pipeline benchmark generated (1M leads by
+default), signed in as a user of the sales and admin roles. The parts can be used on their own:
 
     with serve("postgres://postgres@127.0.0.1:5432/bench", port=8765, workers=2) as base_url:
         p95 = measure(base_url, "marketing", "demo-marketing",
                       {"queue": "/queue/", "dashboard": "/reports/"}, users=20, seconds=20)
-        rows_per_s = export_rows_per_s(base_url, "marketing", "demo-marketing",
+        rows, rows_per_s = export_rows_per_s(base_url, "marketing", "demo-marketing",
                                        "/reports/exports/leads.csv")
 """
 
@@ -68,17 +69,19 @@ def measure(
     base_url: str,
     username: str,
     password: str,
-    paths: dict[str, str],
+    paths: dict[str, str | list[str]],
     users: int = 20,
     seconds: float = 20,
 ) -> dict[str, float]:
     """p95 response time in ms per named path, with `users` signed-in users requesting at once.
 
-    Each simulated user has its own session and cycles through the paths (starting at a
-    different one) until `seconds` have passed and it has requested every path at least once.
+    Each simulated user has its own session and cycles through the names (starting at a
+    different one) until `seconds` have passed and it has requested every name at least once;
+    a name with several paths (say, different leads' pages) takes the next of them each time.
     Any answer other than 200 makes the whole measurement invalid.
     """
     base_url = base_url.rstrip("/")
+    choices = {name: [p] if isinstance(p, str) else list(p) for name, p in paths.items()}
     sessions = [signed_in_session(base_url, username, password) for _ in range(users)]
     names = list(paths)
     timings: dict[str, list[float]] = {name: [] for name in names}
@@ -92,12 +95,13 @@ def measure(
         done = 0
         while not errors and (time.perf_counter() < deadline or done < len(names)):
             name = names[(index + done) % len(names)]
+            path = choices[name][(index + done // len(names)) % len(choices[name])]
             began = time.perf_counter()
-            response = session.get(base_url + paths[name], timeout=60)
+            response = session.get(base_url + path, timeout=60)
             elapsed_ms = (time.perf_counter() - began) * 1000
             with lock:
                 if response.status_code != 200:
-                    errors.append(f"{name} {paths[name]}: {response.status_code}")
+                    errors.append(f"{name} {path}: {response.status_code}")
                 timings[name].append(elapsed_ms)
             done += 1
 
@@ -116,8 +120,9 @@ def measure(
     return {name: round(p95(samples), 1) for name, samples in timings.items()}
 
 
-def export_rows_per_s(base_url: str, username: str, password: str, path: str) -> float:
-    """Data rows per second of a streamed CSV export, from the request to its last byte."""
+def export_rows_per_s(base_url: str, username: str, password: str, path: str) -> tuple[int, float]:
+    """Data rows of a streamed CSV export, and rows per second from the request to the last
+    byte."""
     session = signed_in_session(base_url.rstrip("/"), username, password)
     began = time.perf_counter()
     with session.get(base_url.rstrip("/") + path, stream=True, timeout=600) as response:
@@ -128,7 +133,7 @@ def export_rows_per_s(base_url: str, username: str, password: str, path: str) ->
         rows = sum(1 for _row in csv.reader(text)) - 1  # minus the header
     seconds = time.perf_counter() - began
     session.close()
-    return rows / seconds if seconds else 0.0
+    return rows, rows / seconds if seconds else 0.0
 
 
 def _answers(url: str) -> bool:
@@ -195,3 +200,57 @@ def serve(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _bench_user() -> tuple[str, str]:
+    """A user who may work the queue, see the dashboards and export; a fresh password each run."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from scoring.roles import ADMIN, SALES
+
+    password = secrets.token_urlsafe(16)
+    user, _ = get_user_model().objects.get_or_create(username="bench-sales-admin")
+    user.set_password(password)
+    user.save()
+    user.groups.set(Group.objects.filter(name__in=[SALES, ADMIN]))
+    return user.get_username(), password
+
+
+def _lead_paths(count: int) -> list[str]:
+    """Pages of leads with handoffs, spread over the id range (each has scores and history)."""
+    from scoring.models import Handoff
+
+    ids = list(Handoff.objects.order_by("pk").values_list("lead_id", flat=True)[: count * 500])
+    return [f"/leads/{lead_id}/" for lead_id in ids[:: max(1, len(ids) // count)][:count]]
+
+
+def main(database_url: str, redis_url: str) -> None:
+    """queue_p95_ms, lead_page_p95_ms, dashboard_p95_ms and export_rows_per_s on the generated
+    data; Django must already be set up against `database_url`."""
+    from reports.selectors import dashboard_refresh, default_filters
+
+    users = int(os.environ.get("BENCH_WEB_USERS", "20"))
+    seconds = float(os.environ.get("BENCH_WEB_SECONDS", "20"))
+    port = int(os.environ.get("BENCH_WEB_PORT", "8765"))
+    username, password = _bench_user()
+    # The dashboards are computed ahead by beat (reports.tasks); the first visitor after a
+    # change would wait this long.
+    started = time.perf_counter()
+    for filters in default_filters():
+        dashboard_refresh(filters=filters)
+    print(f"dashboard_compute_seconds={time.perf_counter() - started:.1f}", flush=True)
+    paths: dict[str, str | list[str]] = {
+        "queue": "/queue/",
+        "lead_page": _lead_paths(50),
+        "dashboard": "/reports/",
+    }
+    with serve(database_url, port, workers=2, threads=4, redis_url=redis_url) as base_url:
+        figures = measure(base_url, username, password, paths, users=users, seconds=seconds)
+        for name, value in figures.items():
+            print(f"{name}_p95_ms={value:.0f}", flush=True)
+        today = time.strftime("%Y-%m-%d")
+        export = f"/reports/exports/leads.csv?date_from=2000-01-01&date_to={today}"
+        rows, rate = export_rows_per_s(base_url, username, password, export)
+        print(f"export_rows={rows}")
+        print(f"export_rows_per_s={rate:.0f}", flush=True)

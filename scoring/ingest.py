@@ -7,6 +7,7 @@ makes sure one flush task is on its way.
 """
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -251,7 +253,13 @@ def rescore_request(lead_ids: Iterable[int]) -> None:
             else:
                 source = f"VALUES {', '.join(['(%s, %s)'] * len(batch))}"
                 params = [value for lead_id in batch for value in (lead_id, now)]
-            cursor.execute(f"{insert}{source} ON CONFLICT (lead_id) DO NOTHING", params)
+            # A lead being rescored right now is asked for again: its flush may have read the
+            # data before this change.
+            cursor.execute(
+                f"{insert}{source} ON CONFLICT (lead_id) DO UPDATE SET "
+                "requested_at = excluded.requested_at, taken_by = NULL, taken_at = NULL",
+                params,
+            )
     transaction.on_commit(flush_schedule)
 
 
@@ -263,19 +271,46 @@ def flush_schedule() -> None:
         rescore_pending.apply_async(queue="default")
 
 
-def pending_take(limit: int) -> list[int]:
-    """Remove and return up to `limit` waiting leads, oldest first, skipping ones being taken."""
+# A flush that has not finished its leads after this long is taken for dead; others take them.
+PENDING_STALE = timedelta(minutes=10)
+
+
+def pending_take(limit: int) -> tuple[str, list[int]]:
+    """Mark up to `limit` waiting leads, oldest first, as taken; returns the mark and the leads.
+
+    Commits at once: the rows are locked only for this statement, so requests for the same
+    leads never wait for their rescoring (they clear the mark instead).
+    """
     table = PendingRescore._meta.db_table
     lock = (
         " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
-    with connection.cursor() as cursor:
+    token, now = uuid.uuid4(), timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE lead_id IN (SELECT lead_id FROM {table} "  # noqa: S608
+            f"UPDATE {table} SET taken_by = %s, taken_at = %s WHERE lead_id IN ("  # noqa: S608
+            f"SELECT lead_id FROM {table} WHERE taken_by IS NULL OR taken_at < %s "
             f"ORDER BY requested_at LIMIT %s{lock}) RETURNING lead_id",
-            [limit],
-        )
-        return [lead_id for (lead_id,) in cursor.fetchall()]
+            [token.hex if connection.vendor == "sqlite" else token, now, now - PENDING_STALE,
+             limit],
+        )  # fmt: skip
+        return token.hex, sorted(lead_id for (lead_id,) in cursor.fetchall())
+
+
+def pending_done(token: str, *, rescored: bool) -> None:
+    """Delete the rescored rows of this mark (those asked for again meanwhile stay), or hand
+    them back when the rescore failed."""
+    taken = PendingRescore.objects.filter(taken_by=uuid.UUID(token))
+    if rescored:
+        taken.delete()
+    else:
+        taken.update(taken_by=None, taken_at=None)
+
+
+def pending_waiting() -> bool:
+    """Whether leads wait that no live flush has taken."""
+    stale = timezone.now() - PENDING_STALE
+    return PendingRescore.objects.filter(Q(taken_by__isnull=True) | Q(taken_at__lt=stale)).exists()
 
 
 def flush_flag_clear() -> None:

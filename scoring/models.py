@@ -556,10 +556,16 @@ class RescoreChunk(models.Model):
 
 
 class PendingRescore(models.Model):
-    """A lead whose data changed and waits to be rescored; bursts collapse into one row."""
+    """A lead whose data changed and waits to be rescored; bursts collapse into one row.
+
+    A flush task marks the rows it takes (taken_by) and deletes them once their leads are
+    stored; a new request meanwhile clears the mark, so the row stays for another round.
+    """
 
     lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
+    taken_by = models.UUIDField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["requested_at"], name="pending_requested_idx")]

@@ -7,8 +7,8 @@ from celery import shared_task
 from django.db import transaction
 
 from .engine import is_time_dependent
-from .ingest import flush_flag_clear, flush_schedule, pending_take
-from .models import PendingRescore, RescoreRun
+from .ingest import flush_flag_clear, flush_schedule, pending_done, pending_take, pending_waiting
+from .models import RescoreRun
 from .rescoring import leads_rescore, published_models
 from .runs import ChunkRange, run_chunk, run_chunk_failed, run_start
 
@@ -28,17 +28,23 @@ def rescore_leads(lead_ids: list[int], slugs: list[str] | None = None) -> int:
 def rescore_pending() -> int:
     """Rescore the leads waiting in PendingRescore, a batch per transaction.
 
-    A crash rolls its batch back into the queue, so no request is lost; a busy queue is handed
-    on to a fresh task instead of one task running forever.
+    A failed batch goes back into the queue and a crashed one is taken again after
+    PENDING_STALE, so no request is lost; a busy queue is handed on to a fresh task instead of
+    one task running forever.
     """
     flush_flag_clear()
     rescored = 0
     for _ in range(PENDING_ROUNDS):
-        with transaction.atomic():
-            lead_ids = pending_take(PENDING_BATCH)
-            if not lead_ids:
-                return rescored
-            leads_rescore(lead_ids=lead_ids)
+        token, lead_ids = pending_take(PENDING_BATCH)
+        if not lead_ids:
+            return rescored
+        try:
+            with transaction.atomic():
+                leads_rescore(lead_ids=lead_ids)
+        except Exception:
+            pending_done(token, rescored=False)
+            raise
+        pending_done(token, rescored=True)
         rescored += len(lead_ids)
     flush_schedule()
     return rescored
@@ -47,7 +53,7 @@ def rescore_pending() -> int:
 @shared_task(**_TASK)
 def rescore_pending_sweep() -> None:
     """Safety net: start a flush when requests wait but their task was lost (e.g. a restart)."""
-    if PendingRescore.objects.exists():
+    if pending_waiting():
         flush_flag_clear()
         flush_schedule()
 

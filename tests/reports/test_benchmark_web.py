@@ -34,13 +34,25 @@ def test_measure_refuses_a_wrong_password_and_error_pages(live_server, data, out
 
 
 def test_export_rows_per_s_counts_the_streamed_rows(live_server, data):
-    rate = export_rows_per_s(
-        live_server.url,
-        "mia",
-        "pw-mia",
-        "/reports/exports/leads.csv?date_from=2026-03-02&date_to=2026-03-29",
+    from reports.exports import DATASETS
+    from reports.forms import ReportFilterForm
+
+    query = "date_from=2026-03-02&date_to=2026-03-29"
+    form = ReportFilterForm({"date_from": "2026-03-02", "date_to": "2026-03-29"})
+    assert form.is_valid()
+    expected = sum(1 for _row in DATASETS["leads"].rows(form.filters()))
+    rows, rate = export_rows_per_s(
+        live_server.url, "mia", "pw-mia", f"/reports/exports/leads.csv?{query}"
     )
+    assert rows == expected > 0
     assert rate > 0
+
+
+def test_several_paths_of_one_name_are_taken_in_turn(live_server, data):
+    paths = {"pages": ["/", "/reports/?date_from=2026-03-02&date_to=2026-03-29", "/nowhere/"]}
+    # The third path answers 404, so cycling through all of them must fail the measurement.
+    with pytest.raises(BenchmarkError, match="/nowhere/: 404"):
+        measure(live_server.url, "mia", "pw-mia", paths, users=1, seconds=1)
 
 
 def _free_port() -> int:

@@ -10,7 +10,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from scoring import tasks
-from scoring.ingest import activities_ingest, rescore_request
+from scoring.ingest import (
+    PENDING_STALE,
+    activities_ingest,
+    pending_done,
+    pending_take,
+    pending_waiting,
+    rescore_request,
+)
 from scoring.models import (
     Handoff,
     HandoffAction,
@@ -133,6 +140,35 @@ def test_a_burst_of_events_for_one_lead_is_rescored_once(
         assert PendingRescore.objects.count() == 1
     assert rescored == [[lead.pk]]
     assert _score(lead).engagement == 25  # 20 views at 5 points, capped at 25
+
+
+def test_a_request_during_its_leads_rescore_keeps_the_lead_waiting(model):
+    first, second = LeadFactory(), LeadFactory()
+    rescore_request([first.pk, second.pk])
+    token, taken = pending_take(10)
+    assert taken == sorted([first.pk, second.pk])
+    assert pending_take(10)[1] == []  # taken leads are not handed out twice
+    assert not pending_waiting()
+    rescore_request([second.pk])  # new data for `second` while its flush runs
+    pending_done(token, rescored=True)
+    assert list(PendingRescore.objects.values_list("lead_id", flat=True)) == [second.pk]
+    assert pending_waiting()
+    assert pending_take(10)[1] == [second.pk]
+
+
+def test_a_failed_flush_hands_its_leads_back_and_a_dead_one_is_taken_over(model):
+    lead = LeadFactory()
+    rescore_request([lead.pk])
+    token, _ = pending_take(10)
+    pending_done(token, rescored=False)
+    assert pending_waiting()
+    token, taken = pending_take(10)
+    assert taken == [lead.pk]
+    # The taker dies without a word; after PENDING_STALE another flush takes the lead.
+    later = timezone.now() + PENDING_STALE + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        assert pending_waiting()
+        assert pending_take(10)[1] == [lead.pk]
 
 
 # --- crossings -----------------------------------------------------------------------------------
