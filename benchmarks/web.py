@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -236,6 +236,7 @@ def main(database_url: str, redis_url: str) -> None:
     seconds = float(os.environ.get("BENCH_WEB_SECONDS", "20"))
     port = int(os.environ.get("BENCH_WEB_PORT", "8765"))
     from django.db import connection
+    from django.utils import timezone
 
     username, password = _bench_user()
     # Statistics as autovacuum would have them a little after the bulk writes of the pipeline
@@ -258,7 +259,7 @@ def main(database_url: str, redis_url: str) -> None:
         for name, value in figures.items():
             print(f"{name}_p95_ms={value:.0f}", flush=True)
         # The longest range the filters allow: the generated leads were created within it.
-        today = date.today()
+        today = timezone.localdate()
         since = today - timedelta(days=MAX_DAYS - 1)
         export = f"/reports/exports/leads.csv?date_from={since}&date_to={today}"
         rows, rate = export_rows_per_s(base_url, username, password, export)
