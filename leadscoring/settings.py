@@ -108,6 +108,9 @@ if _database_url:
         _fail("DATABASE_URL", "names no database; expected postgres://USER@HOST:PORT/NAME.")
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
+    # JIT compilation pays off for long analytical scans, not for the app's page queries: on
+    # the queue it cost more time than the query itself.
+    _db.setdefault("OPTIONS", {})["options"] = "-c jit=off"
     DATABASES = {"default": _db}
 else:
     DATABASES = {
