@@ -12,10 +12,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scoring.handoffs import HandoffError, handoff_assign
+from scoring.handoffs import HandoffError, handoff_assign, handoffs_announce
 from scoring.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES
-from scoring.signals import handoff_changed
 
 from .models import AssignmentRule, RoundRobinTurn, SavedQueueFilter
 
@@ -138,12 +137,7 @@ def _owners_set(owners: Mapping[int, AbstractBaseUser]) -> None:
         )
         for handoff_id, owner in owners.items()
     )  # fmt: skip
-    ids = list(owners)
-    transaction.on_commit(
-        lambda: handoff_changed.send(
-            sender=Handoff, handoff_ids=ids, action=HandoffAction.Kind.ASSIGNED
-        )
-    )
+    handoffs_announce(list(owners), HandoffAction.Kind.ASSIGNED)
 
 
 def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
@@ -202,14 +196,10 @@ def handoffs_mark_sla_breached(*, now: datetime | None = None) -> int:
                 HandoffAction(handoff_id=pk, kind=HandoffAction.Kind.SLA_BREACHED, at=now)
                 for pk in ids
             )
-            transaction.on_commit(lambda ids=ids: _announce_breaches(ids))
+            handoffs_announce(ids, HandoffAction.Kind.SLA_BREACHED)
         marked += len(ids)
         if len(ids) < SLA_BATCH:
             return marked
-
-
-def _announce_breaches(ids: list[int]) -> None:
-    handoff_changed.send(sender=Handoff, handoff_ids=ids, action=HandoffAction.Kind.SLA_BREACHED)
 
 
 def saved_filter_save(

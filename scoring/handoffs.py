@@ -54,7 +54,8 @@ def sla_hours(spec: ModelSpec, trigger_kind: str) -> float:
     return float(spec.sla_hours)
 
 
-def _announce(handoff_ids: Sequence[int], action: str) -> None:
+def handoffs_announce(handoff_ids: Sequence[int], action: str) -> None:
+    """Send `handoff_changed` for these handoffs once the current transaction commits."""
     ids = list(handoff_ids)
     transaction.on_commit(
         lambda: handoff_changed.send(sender=Handoff, handoff_ids=ids, action=action)
@@ -102,7 +103,7 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[Handoff]:
     Lead.objects.filter(
         pk__in={h.lead_id for h in created}, lifecycle_stage__in=_BEFORE_MQL
     ).update(lifecycle_stage=LifecycleStage.MQL, updated_at=timezone.now())
-    _announce([h.pk for h in created], HandoffAction.Kind.CREATED)
+    handoffs_announce([h.pk for h in created], HandoffAction.Kind.CREATED)
     return created
 
 
@@ -171,7 +172,7 @@ def _act(
             value=value,
             source="handoff",
         )
-    _announce([handoff.pk], action)
+    handoffs_announce([handoff.pk], action)
     return handoff
 
 
@@ -232,5 +233,5 @@ def handoff_assign(
     HandoffAction.objects.create(
         handoff=handoff, kind=HandoffAction.Kind.ASSIGNED, user=user, detail=owner.get_username()
     )
-    _announce([handoff.pk], HandoffAction.Kind.ASSIGNED)
+    handoffs_announce([handoff.pk], HandoffAction.Kind.ASSIGNED)
     return handoff

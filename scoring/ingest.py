@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .models import Activity, Lead, PendingRescore
+from .staging import copy_to_stage
 
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 16_384
@@ -156,13 +157,9 @@ _INSERT_COLUMNS = ("lead_id", "kind", "occurred_at", "channel", "properties", "s
                    "external_id", "created_at")  # fmt: skip
 
 
-# PostgreSQL: the batch is copied into a session-private staging table, then inserted in one
-# statement (COPY needs no placeholders, and ON CONFLICT still skips duplicates).
-_STAGE = "activity_incoming"
-_STAGE_DDL = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (lead_id bigint, kind text, "
-    "occurred_at timestamptz, channel text, properties jsonb, source text, external_id text, "
-    "created_at timestamptz) ON COMMIT DELETE ROWS"
+_STAGE_COLUMNS = (
+    "lead_id bigint, kind text, occurred_at timestamptz, channel text, properties jsonb, "
+    "source text, external_id text, created_at timestamptz"
 )
 
 
@@ -173,12 +170,10 @@ def _insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
     tail = " ON CONFLICT DO NOTHING RETURNING lead_id"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_STAGE_DDL)
-            cursor.execute(f"TRUNCATE {_STAGE}")
-            with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(f"{head}SELECT * FROM {_STAGE}{tail}")  # noqa: S608
+            staged = copy_to_stage(
+                cursor, name="activity_incoming", columns=_STAGE_COLUMNS, rows=rows
+            )
+            cursor.execute(f"{head}{staged}{tail}")
             return [lead_id for (lead_id,) in cursor.fetchall()]
         placeholders = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
         lead_ids: list[int] = []

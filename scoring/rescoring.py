@@ -18,6 +18,7 @@ from .crossings import crossings_record, scores_lock
 from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
 from .engine import ActivityFact, LeadFacts, LeadScoreResult, applies_to, score_lead
 from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
+from .staging import copy_to_stage
 
 CHUNK_SIZE = 1000
 
@@ -218,13 +219,10 @@ def _upsert_sql(table: str, source: str) -> str:
     )
 
 
-# PostgreSQL: the chunk is copied into a session-private staging table, then merged in one
-# statement; COPY avoids quoting thousands of parameters.
-_STAGE = "leadscore_incoming"
-_STAGE_DDL = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (lead_id bigint, scoring_model_id bigint, "
-    "version_id bigint, total numeric, fit numeric, engagement numeric, band text, grade text, "
-    "mql boolean, explanation jsonb, computed_at timestamptz) ON COMMIT DELETE ROWS"
+_STAGE_COLUMNS = (
+    "lead_id bigint, scoring_model_id bigint, version_id bigint, total numeric, fit numeric, "
+    "engagement numeric, band text, grade text, mql boolean, explanation jsonb, "
+    "computed_at timestamptz"
 )
 
 
@@ -247,12 +245,13 @@ def scores_upsert(rows: Sequence[LeadScore]) -> set[tuple[int, int]]:
         return written
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_STAGE_DDL)
-            cursor.execute(f"TRUNCATE {_STAGE}")
-            with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(_upsert_values(row))
-            cursor.execute(_upsert_sql(table, f"SELECT * FROM {_STAGE}"))  # noqa: S608
+            staged = copy_to_stage(
+                cursor,
+                name="leadscore_incoming",
+                columns=_STAGE_COLUMNS,
+                rows=map(_upsert_values, rows),
+            )
+            cursor.execute(_upsert_sql(table, staged))
             return set(map(tuple, cursor.fetchall()))
         row_marks = "(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"
         for start in range(0, len(rows), 500):
