@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import random
 import re
 import secrets
 import statistics
@@ -73,13 +74,17 @@ def measure(
     paths: dict[str, str | list[str]],
     users: int = 20,
     seconds: float = 20,
+    think: tuple[float, float] = (0.0, 0.0),
+    served: list[int] | None = None,
 ) -> dict[str, float]:
-    """p95 response time in ms per named path, with `users` signed-in users requesting at once.
+    """p95 response time in ms per named path, with `users` signed-in users working at once.
 
     Each simulated user has its own session and cycles through the names (starting at a
     different one) until `seconds` have passed and it has requested every name at least once;
     a name with several paths (say, different leads' pages) takes the next of them each time.
-    Any answer other than 200 makes the whole measurement invalid.
+    Between two pages a user reads for a random time within `think` seconds (none by default:
+    every user fires the next request at once). Any answer other than 200 makes the whole
+    measurement invalid. `served`, when given, receives the number of answers.
     """
     base_url = base_url.rstrip("/")
     choices = {name: [p] if isinstance(p, str) else list(p) for name, p in paths.items()}
@@ -91,10 +96,13 @@ def measure(
     start_together = threading.Barrier(users)
 
     def user(index: int, session: requests.Session) -> None:
+        reading = random.Random(index)
         start_together.wait()
         deadline = time.perf_counter() + seconds
         done = 0
         while not errors and (time.perf_counter() < deadline or done < len(names)):
+            if done and think[1] > 0:
+                time.sleep(reading.uniform(*think))
             name = names[(index + done) % len(names)]
             path = choices[name][(index + done // len(names)) % len(choices[name])]
             began = time.perf_counter()
@@ -118,6 +126,8 @@ def measure(
         session.close()
     if errors:
         raise BenchmarkError("; ".join(sorted(set(errors))[:5]))
+    if served is not None:
+        served.append(sum(len(samples) for samples in timings.values()))
     return {name: round(p95(samples), 1) for name, samples in timings.items()}
 
 
@@ -226,6 +236,12 @@ def _lead_paths(count: int) -> list[str]:
     return [f"/leads/{lead_id}/" for lead_id in ids[:: max(1, len(ids) // count)][:count]]
 
 
+def _think_range(text: str) -> tuple[float, float]:
+    """ "1-3" -> (1.0, 3.0); "2" -> (2.0, 2.0); "0" -> no reading time."""
+    low, _, high = text.partition("-")
+    return float(low), float(high or low)
+
+
 def main(database_url: str, redis_url: str) -> None:
     """queue_p95_ms, lead_page_p95_ms, dashboard_p95_ms and export_rows_per_s on the generated
     data; Django must already be set up against `database_url`."""
@@ -233,7 +249,10 @@ def main(database_url: str, redis_url: str) -> None:
     from reports.selectors import dashboard_refresh, default_filters
 
     users = int(os.environ.get("BENCH_WEB_USERS", "20"))
-    seconds = float(os.environ.get("BENCH_WEB_SECONDS", "20"))
+    seconds = float(os.environ.get("BENCH_WEB_SECONDS", "30"))
+    # People read a page before the next click: 1 to 3 s, as in common load-test setups.
+    # "0" makes every user fire the next request at once (a stress test, not users).
+    think = _think_range(os.environ.get("BENCH_WEB_THINK_SECONDS", "1-3"))
     port = int(os.environ.get("BENCH_WEB_PORT", "8765"))
     from django.db import connection
     from django.utils import timezone
@@ -255,7 +274,15 @@ def main(database_url: str, redis_url: str) -> None:
         "dashboard": "/reports/",
     }
     with serve(database_url, port, workers=2, threads=4, redis_url=redis_url) as base_url:
-        figures = measure(base_url, username, password, paths, users=users, seconds=seconds)
+        served: list[int] = []
+        began = time.perf_counter()
+        figures = measure(
+            base_url, username, password, paths,
+            users=users, seconds=seconds, think=think, served=served,
+        )  # fmt: skip
+        print(f"web_users={users}")
+        print(f"web_think_seconds={think[0]:g}-{think[1]:g}")
+        print(f"web_requests_per_s={served[0] / (time.perf_counter() - began):.1f}")
         for name, value in figures.items():
             print(f"{name}_p95_ms={value:.0f}", flush=True)
         # The longest range the filters allow: the generated leads were created within it.

@@ -29,6 +29,16 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         300.0, pipeline_tasks.mark_sla_breaches.s(), name="handoff SLA breaches"
     )
+    # A buying signal older than the intent window no longer lifts its handoff in the queue;
+    # nightly, every open handoff's priority is recomputed (account data edited by hand, say).
+    sender.add_periodic_task(
+        300.0, pipeline_tasks.refresh_queue_priorities.s(), name="queue priorities due"
+    )
+    sender.add_periodic_task(
+        crontab(hour=2, minute=45),
+        pipeline_tasks.refresh_queue_priorities.s(due_only=False),
+        name="queue priorities nightly",
+    )
     # The default reports (last 90 days, all models and each model) stay computed, so the
     # first manager of the day does not wait for aggregates over millions of rows.
     from reports import tasks as reports_tasks

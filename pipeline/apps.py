@@ -6,8 +6,9 @@ class PipelineConfig(AppConfig):
     verbose_name = "Sales pipeline"
 
     def ready(self) -> None:
-        from scoring.signals import handoff_changed
+        from scoring.signals import handoff_changed, scores_stored
 
-        from .services import on_handoff_changed
+        from .services import on_handoff_changed, on_scores_stored
 
         handoff_changed.connect(on_handoff_changed, dispatch_uid="pipeline.autoassign")
+        scores_stored.connect(on_scores_stored, dispatch_uid="pipeline.priorities")

@@ -15,12 +15,15 @@ spells out every cell). The score adds up to 30 (its share of the MQL threshold,
 the threshold) and the SLA up to 40 (overdue 40, due soon 30, due within a day 15), so an overdue
 handoff outranks a better lead that still has time, and within the same urgency triage decides.
 
-Everything is computed in the database, so the queue is sorted before it is paged. The matrix is
-additive on purpose: each part is then a single expression, and the per-lead activity lookup (one
-correlated subquery on the lead's recent activities) runs once per row for the column and once
-for the sort key, instead of once per matrix cell.
+The SLA part moves with the clock, the rest only when something happens (a new score or
+activity, a status change, a buying signal leaving the window). So the rest is computed here from
+each handoff's facts (`priority_facts`, one query for any number of handoffs, then the pure
+`priority_parts`) and stored on the handoff by pipeline.services; the queue reads the open
+handoffs one SLA urgency at a time (`sla_levels`), each part in the order of an index, and merges
+them (pipeline.selectors): the cost of a page does not grow with the queue.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,7 +42,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from scoring.models import (
@@ -96,48 +99,148 @@ def due_soon_hours() -> float:
     return float(getattr(settings, "PIPELINE_DUE_SOON_HOURS", 4))
 
 
-def _size_band() -> Case:
-    employees, revenue = "lead__account__employee_count", "lead__account__annual_revenue"
-    return Case(
-        When(lead__account__isnull=True, then=Value("consumer")),
-        When(**{f"{employees}__gte": LARGE_FROM_EMPLOYEES}, then=Value("large")),
-        When(**{f"{employees}__gte": SMALL_BELOW_EMPLOYEES}, then=Value("medium")),
-        When(**{f"{employees}__isnull": False}, then=Value("small")),
-        When(**{f"{revenue}__gt": LARGE_ABOVE_REVENUE}, then=Value("large")),
-        When(**{f"{revenue}__gt": SMALL_UP_TO_REVENUE}, then=Value("medium")),
-        default=Value("small"),
+# --- the stored part: facts from the database, points from pure functions ------------------------
+
+
+@dataclass(frozen=True)
+class PriorityFacts:
+    """What the stored part of one handoff's priority depends on."""
+
+    handoff_id: int
+    status: str
+    has_company: bool
+    employees: int | None
+    revenue: Decimal | None
+    score: Decimal  # the current score, or the one at handoff when the lead has none now
+    band: str  # the current score's band
+    mql_threshold: float | None
+    intent_at: datetime | None  # the latest buying signal within INTENT_DAYS
+    engaged_at: datetime | None  # the latest engagement within INTENT_DAYS
+
+
+@dataclass(frozen=True)
+class PriorityParts:
+    size_band: str
+    buyer_stage: str
+    score_points: float
+    until: datetime | None  # when a buying signal leaves the window and the stage drops
+
+    @property
+    def base(self) -> float:
+        """The priority before the SLA's points."""
+        return TRIAGE_MATRIX[self.size_band, self.buyer_stage] + self.score_points
+
+
+def size_band(*, has_company: bool, employees: int | None, revenue: Decimal | None) -> str:
+    if not has_company:
+        return "consumer"
+    if employees is not None:
+        if employees >= LARGE_FROM_EMPLOYEES:
+            return "large"
+        return "medium" if employees >= SMALL_BELOW_EMPLOYEES else "small"
+    if revenue is not None and revenue > LARGE_ABOVE_REVENUE:
+        return "large"
+    if revenue is not None and revenue > SMALL_UP_TO_REVENUE:
+        return "medium"
+    return "small"
+
+
+def score_points(score: Decimal, mql_threshold: float | None) -> float:
+    """The score's share of the MQL threshold, capped at twice the threshold."""
+    if not mql_threshold or mql_threshold <= 0:
+        return 0.0
+    return min(max(float(score) / mql_threshold, 0.0), 2.0) * SCORE_POINTS_PER_THRESHOLD
+
+
+def priority_parts(facts: PriorityFacts) -> PriorityParts:
+    window = timedelta(days=INTENT_DAYS)
+    if facts.status == HandoffStatus.QUALIFIED:
+        stage, until = "decision", None
+    elif facts.intent_at is not None:
+        stage, until = "decision", facts.intent_at + window
+    elif facts.engaged_at is not None:
+        stage, until = "consideration", facts.engaged_at + window
+    else:
+        stage, until = "awareness", None
+    return PriorityParts(
+        size_band=size_band(
+            has_company=facts.has_company, employees=facts.employees, revenue=facts.revenue
+        ),
+        buyer_stage=stage,
+        score_points=score_points(facts.score, facts.mql_threshold),
+        until=until,
     )
 
 
-def _stage_points(now: datetime) -> Case:
-    """The buyer stage's points: qualified leads are deciding; otherwise the strongest signal
-    among the lead's activities of the last INTENT_DAYS (one correlated subquery)."""
+def _intent() -> Q:
     intent = Q(kind__in=INTENT_KINDS)
     for prefix in INTENT_URL_PREFIXES:
         intent |= Q(kind="page_view", properties__url__startswith=prefix)
-    engaged = Q(kind__in=ENGAGED_KINDS)
-    strongest = (
+    return intent
+
+
+def _latest(now: datetime, signals: Q) -> Subquery:
+    """When the lead last showed one of these signals within INTENT_DAYS (along the lead's
+    activity index, newest first, so it stops at the first match)."""
+    return Subquery(
         Activity.objects.filter(
+            signals,
             lead_id=OuterRef("lead_id"),
             occurred_at__gte=now - timedelta(days=INTENT_DAYS),
             occurred_at__lte=now,
         )
-        .filter(intent | engaged)
-        .annotate(
-            stage_points=Case(
-                When(intent, then=Value(STAGE_POINTS["decision"])),
-                default=Value(STAGE_POINTS["consideration"]),
-                output_field=IntegerField(),
-            )
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
+    )
+
+
+def _current(field: str) -> Subquery:
+    return Subquery(
+        LeadScore.objects.filter(
+            lead_id=OuterRef("lead_id"), scoring_model_id=OuterRef("scoring_model_id")
+        ).values(field)[:1]
+    )
+
+
+def mql_thresholds() -> dict[int, float]:
+    """Each published model's MQL threshold (of the published version: the draft may differ)."""
+    published = ScoringModel.objects.filter(published_version__isnull=False).values_list(
+        "pk", "published_version__definition"
+    )
+    return {pk: float(definition["mql_threshold"]) for pk, definition in published}
+
+
+def priority_facts(handoffs: QuerySet[Handoff], *, now: datetime) -> Iterator[PriorityFacts]:
+    """The facts of these handoffs as of `now`, in one query."""
+    thresholds = mql_thresholds()
+    rows = handoffs.order_by().values_list(
+        "pk",
+        "status",
+        "lead__account_id",
+        "lead__account__employee_count",
+        "lead__account__annual_revenue",
+        Coalesce(_current("total"), F("score_at_handoff")),
+        Coalesce(_current("band"), Value("")),
+        "scoring_model_id",
+        _latest(now, _intent()),
+        _latest(now, Q(kind__in=ENGAGED_KINDS)),
+    )
+    for pk, status, account, employees, revenue, score, band, model, intent_at, engaged_at in rows:
+        yield PriorityFacts(
+            handoff_id=pk,
+            status=status,
+            has_company=account is not None,
+            employees=employees,
+            revenue=revenue,
+            score=Decimal(score),
+            band=band,
+            mql_threshold=thresholds.get(model),
+            intent_at=intent_at,
+            engaged_at=engaged_at,
         )
-        .order_by("-stage_points")
-        .values("stage_points")[:1]
-    )
-    return Case(
-        When(status=HandoffStatus.QUALIFIED, then=Value(STAGE_POINTS["decision"])),
-        default=Coalesce(Subquery(strongest), Value(STAGE_POINTS["awareness"])),
-        output_field=IntegerField(),
-    )
+
+
+# --- reading the queue ---------------------------------------------------------------------------
 
 
 def _sla_state(now: datetime) -> Case:
@@ -150,45 +253,41 @@ def _sla_state(now: datetime) -> Case:
     )
 
 
-def _lookup(mapping: dict, *fields: str) -> Case:
-    """A Case that maps annotated values (one per field) to mapping's value for that tuple."""
-    whens = [
-        When(Q(**dict(zip(fields, key if isinstance(key, tuple) else (key,), strict=True))),
-             then=Value(points))
-        for key, points in mapping.items()
-    ]  # fmt: skip
-    return Case(*whens, default=Value(0), output_field=IntegerField())
-
-
-def mql_thresholds() -> dict[int, float]:
-    """Each published model's MQL threshold (of the published version: the draft may differ)."""
-    published = ScoringModel.objects.filter(published_version__isnull=False).values_list(
-        "pk", "published_version__definition"
-    )
-    return {pk: float(definition["mql_threshold"]) for pk, definition in published}
+def sla_levels(now: datetime) -> list[tuple[Q, int]]:
+    """The handoffs split by SLA urgency (the same cuts as the sla_state annotation), each part
+    with the points it adds: within one part the stored priority alone decides the order."""
+    waiting = Q(status=HandoffStatus.NEW)
+    soon, day = now + timedelta(hours=due_soon_hours()), now + timedelta(hours=24)
+    return [
+        (waiting & Q(sla_due_at__lte=now), SLA_POINTS["overdue"]),
+        (waiting & Q(sla_due_at__gt=now, sla_due_at__lte=soon), SLA_POINTS["due_soon"]),
+        (waiting & Q(sla_due_at__gt=soon, sla_due_at__lte=day), SLA_POINTS["due_today"]),
+        (~waiting | Q(sla_due_at__gt=day), SLA_POINTS["later"]),
+    ]
 
 
 def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Handoff]:
-    """Annotate size_band, stage_points, sla_state, current score and band, is_open, priority.
+    """Annotate the rows on show: sla_state and sla_points (by the clock), the current score and
+    band, the MQL threshold, is_open and priority (the stored part plus the SLA's points).
 
-    Read `buyer_stage` and `triage_points` from the handoffs through `PriorityReason.of`.
+    For a page of rows, not for sorting (the queue sorts through `sla_levels`); read the reason
+    from each row through `PriorityReason.of`.
     """
-    current = LeadScore.objects.filter(
-        lead_id=OuterRef("lead_id"), scoring_model_id=OuterRef("scoring_model_id")
-    )
-    # Thresholds as constants per model: reading them out of each row's JSON costs more.
     threshold = Case(
         *(When(scoring_model_id=pk, then=Value(value)) for pk, value in mql_thresholds().items()),
         default=Value(None),
         output_field=FloatField(),
     )
+    sla_points = Case(
+        *(When(sla_state=state, then=Value(points)) for state, points in SLA_POINTS.items()),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
     return (
         handoffs.annotate(
-            size_band=_size_band(),
-            stage_points=_stage_points(now),
             sla_state=_sla_state(now),
-            current_score=Coalesce(Subquery(current.values("total")[:1]), F("score_at_handoff")),
-            current_band=Subquery(current.values("band")[:1]),
+            current_score=Coalesce(_current("total"), F("score_at_handoff")),
+            current_band=_current("band"),
             mql_threshold=threshold,
             is_open=Case(
                 When(status__in=OPEN_HANDOFF_STATUSES, then=Value(True)),
@@ -196,36 +295,14 @@ def with_priority(handoffs: QuerySet[Handoff], *, now: datetime) -> QuerySet[Han
                 output_field=BooleanField(),
             ),
         )
-        .annotate(
-            size_points=_lookup(SIZE_POINTS, "size_band"),
-            sla_points=_lookup(SLA_POINTS, "sla_state"),
-            score_points=Case(
-                When(
-                    mql_threshold__gt=0,
-                    then=Least(
-                        Greatest(
-                            Cast("current_score", FloatField()) / F("mql_threshold"), Value(0.0)
-                        ),
-                        Value(2.0),
-                    )
-                    * SCORE_POINTS_PER_THRESHOLD,
-                ),
-                default=Value(0.0),
-                output_field=FloatField(),
-            ),  # fmt: skip
-        )
-        .annotate(
-            priority=F("size_points") + F("stage_points") + F("sla_points") + F("score_points")
-        )
+        .annotate(sla_points=sla_points)
+        .annotate(priority=F("priority_base") + F("sla_points"))
     )
-
-
-_STAGE_BY_POINTS = {points: stage for stage, points in STAGE_POINTS.items()}
 
 
 @dataclass(frozen=True)
 class PriorityReason:
-    """Why a handoff sits where it does, for the "why first" hint (from the annotations)."""
+    """Why a handoff sits where it does, for the "why first" hint."""
 
     size_band: str
     buyer_stage: str
@@ -250,15 +327,18 @@ class PriorityReason:
 
     @classmethod
     def of(cls, handoff: Handoff) -> "PriorityReason":
-        values = handoff.__dict__  # the annotations of with_priority
+        """From the stored parts and the annotations of `with_priority`."""
+        values = handoff.__dict__
         threshold = values["mql_threshold"]
         percent = round(float(values["current_score"]) * 100 / threshold) if threshold else None
+        # A handoff whose parts are not computed yet (they are within moments) ranks as the least.
+        size, stage = handoff.size_band or "consumer", handoff.buyer_stage or "awareness"
         return cls(
-            size_band=values["size_band"],
-            buyer_stage=_STAGE_BY_POINTS[values["stage_points"]],
-            triage_points=values["size_points"] + values["stage_points"],
+            size_band=size,
+            buyer_stage=stage,
+            triage_points=TRIAGE_MATRIX[size, stage],
             score_percent=percent,
-            score_points=values["score_points"],
+            score_points=handoff.score_points,
             sla_state=values["sla_state"],
             sla_points=values["sla_points"],
             priority=values["priority"],

@@ -1,4 +1,5 @@
-"""Writes of the sales queue: automatic assignment, SLA breaches, claiming, saved filters."""
+"""Writes of the sales queue: stored priorities, automatic assignment, SLA breaches, claiming,
+saved filters."""
 
 import logging
 from collections.abc import Iterable, Mapping
@@ -7,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,12 +16,15 @@ from django.utils.translation import gettext as _
 from scoring.handoffs import HandoffError, handoff_assign, handoffs_announce
 from scoring.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES
+from scoring.staging import copy_to_stage
 
 from .models import AssignmentRule, RoundRobinTurn, SavedQueueFilter
+from .priority import priority_facts, priority_parts
 
 logger = logging.getLogger(__name__)
 
 SLA_BATCH = 1000
+PRIORITY_BATCH = 2000
 _ROUND_ROBIN_KEY = "sales"
 
 
@@ -140,6 +144,89 @@ def _owners_set(owners: Mapping[int, AbstractBaseUser]) -> None:
     handoffs_announce(list(owners), HandoffAction.Kind.ASSIGNED)
 
 
+_PRIORITY_FIELDS = (
+    "score_band", "size_band", "buyer_stage", "score_points", "priority_base", "priority_until",
+)  # fmt: skip
+_PRIORITY_STAGE = (
+    "id bigint, score_band text, size_band text, buyer_stage text, score_points float8, "
+    "priority_base float8, priority_until timestamptz"
+)
+
+
+def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None = None) -> int:
+    """Recompute and store the priority parts of these handoffs; returns how many.
+
+    The rows are locked in id order before their facts are read, so concurrent refreshes of
+    the same handoff neither deadlock nor store older facts over newer ones.
+    """
+    now = now or timezone.now()
+    table = Handoff._meta.db_table
+    with transaction.atomic():
+        ids = list(
+            handoffs.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        rows = []
+        for facts in priority_facts(Handoff.objects.filter(pk__in=ids), now=now):
+            part = priority_parts(facts)
+            rows.append(
+                (facts.handoff_id, facts.band, part.size_band, part.buyer_stage,
+                 part.score_points, part.base, part.until)
+            )  # fmt: skip
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                staged = copy_to_stage(
+                    cursor, name="handoff_priority_incoming", columns=_PRIORITY_STAGE, rows=rows
+                )
+                assignments = ", ".join(f"{name} = s.{name}" for name in _PRIORITY_FIELDS)
+                cursor.execute(
+                    f"UPDATE {table} h SET {assignments} "  # noqa: S608 - fixed names
+                    f"FROM ({staged}) s WHERE h.id = s.id"
+                )
+        else:
+            Handoff.objects.bulk_update(
+                [
+                    Handoff(pk=pk, **dict(zip(_PRIORITY_FIELDS, values, strict=True)))
+                    for pk, *values in rows
+                ],
+                _PRIORITY_FIELDS,
+                batch_size=500,
+            )
+    return len(rows)
+
+
+def priorities_refresh(*, due_only: bool = True, now: datetime | None = None) -> int:
+    """Refresh the stored priority of the open handoffs: those due (a buying signal left the
+    window, or never computed) or, with due_only=False, all of them; in batches by id."""
+    now = now or timezone.now()
+    selection = Handoff.objects.filter(status__in=OPEN_HANDOFF_STATUSES)
+    if due_only:
+        selection = selection.filter(priority_until__lte=now)
+    refreshed, after = 0, 0
+    while True:
+        ids = list(
+            selection.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:PRIORITY_BATCH]
+        )
+        if not ids:
+            return refreshed
+        refreshed += handoffs_reprioritize(Handoff.objects.filter(pk__in=ids), now=now)
+        after = ids[-1]
+
+
+def on_scores_stored(sender: object, lead_ids: list[int], **kwargs: object) -> None:
+    """Receiver: new scores or activities may move these leads' open handoffs in the queue."""
+    try:
+        handoffs_reprioritize(
+            Handoff.objects.filter(lead_id__in=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
+        )
+    except Exception:
+        # The scores are stored; the periodic refresh puts the order right.
+        logger.exception("Refreshing the queue priority of %d leads failed", len(lead_ids))
+
+
 def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
     """Assign one handoff as `handoffs_autoassign` does; its new owner or None."""
     return handoffs_autoassign(handoff_ids=[handoff_id]).get(handoff_id)
@@ -148,7 +235,12 @@ def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
 def on_handoff_changed(
     sender: object, handoff_ids: list[int], action: str, **kwargs: object
 ) -> None:
-    """Receiver: assign the new handoffs that came without an owner."""
+    """Receiver: assign the new handoffs that came without an owner; a qualified lead moves up.
+
+    (New handoffs get their priority when their lead's scores are stored, in the same commit.)
+    """
+    if action == HandoffAction.Kind.QUALIFIED:
+        handoffs_reprioritize(Handoff.objects.filter(pk__in=handoff_ids))
     if action != HandoffAction.Kind.CREATED:
         return
     try:

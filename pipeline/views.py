@@ -56,6 +56,7 @@ def _queue_context(request: HttpRequest) -> dict:
         "values": values,
         "options": options,
         "page": page,
+        "count_limit": selectors.COUNT_LIMIT,
         "query": query.urlencode(),
         "saved_filters": selectors.saved_filters(user=request.user),
         "can_work": services.can_work_handoffs(request.user),

@@ -1,5 +1,7 @@
 """The domain: accounts, leads, their activities, scoring models, scores and handoffs to sales."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -344,6 +346,11 @@ class HandoffStatus(models.TextChoices):
 OPEN_HANDOFF_STATUSES = (HandoffStatus.NEW, HandoffStatus.ACCEPTED, HandoffStatus.QUALIFIED)
 
 
+def priority_not_computed() -> datetime:
+    """A moment long past: the queue priority of a handoff with this is due for computing."""
+    return datetime(2000, 1, 1, tzinfo=UTC)
+
+
 class Handoff(TimestampedModel):
     """A lead passed to sales after crossing a model's MQL threshold, with an SLA to follow up."""
 
@@ -376,6 +383,19 @@ class Handoff(TimestampedModel):
     outcome_value = models.DecimalField(
         _("deal value"), max_digits=16, decimal_places=2, null=True, blank=True
     )
+    # The lead's current band in this model and the queue's priority without its SLA part
+    # (pipeline.priority): kept current by the sales pipeline as scores, activities and statuses
+    # change, so the queue filters and sorts by an index.
+    score_band = models.CharField(_("band"), max_length=40, blank=True)
+    size_band = models.CharField(_("company size"), max_length=10, blank=True)
+    buyer_stage = models.CharField(_("buyer stage"), max_length=15, blank=True)
+    score_points = models.FloatField(_("score points"), default=0)
+    priority_base = models.FloatField(_("priority before SLA"), default=0)
+    # When the stored parts stop being right by time alone (a buying signal leaves the window);
+    # none when only a change can alter them. A new handoff starts out due.
+    priority_until = models.DateTimeField(
+        _("priority due for refresh at"), null=True, blank=True, default=priority_not_computed
+    )
 
     class Meta:
         ordering = ["sla_due_at"]
@@ -386,6 +406,17 @@ class Handoff(TimestampedModel):
             models.Index(fields=["status", "sla_due_at"], name="handoff_status_sla_idx"),
             models.Index(fields=["scoring_model", "status"], name="handoff_model_status_idx"),
             models.Index(fields=["owner", "status"], name="handoff_owner_status_idx"),
+            # The queue reads the open handoffs in this order, one SLA urgency at a time.
+            models.Index(
+                fields=["-priority_base", "sla_due_at", "id"],
+                name="handoff_open_priority_idx",
+                condition=models.Q(status__in=OPEN_HANDOFF_STATUSES),
+            ),
+            models.Index(
+                fields=["priority_until"],
+                name="handoff_open_refresh_idx",
+                condition=models.Q(status__in=OPEN_HANDOFF_STATUSES),
+            ),
         ]
         constraints = [
             # A lead already with sales in this model is not handed over a second time.

@@ -18,6 +18,7 @@ from .crossings import crossings_record, scores_lock
 from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
 from .engine import ActivityFact, LeadFacts, LeadScoreResult, applies_to, score_lead
 from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
+from .signals import scores_stored
 from .staging import copy_to_stage
 
 CHUNK_SIZE = 1000
@@ -293,6 +294,8 @@ def leads_rescore_chunk(
                 scoring_model_id=model_id, lead_id__in=ids
             ).delete()
             summary.scores_removed += removed
+        ids = list(lead_ids)
+        transaction.on_commit(lambda: scores_stored.send(sender=LeadScore, lead_ids=ids))
     return summary
 
 

@@ -1,6 +1,6 @@
-"""Signals other parts of the product subscribe to (outbound webhooks, notifications).
+"""Signals other parts of the product subscribe to (outbound webhooks, notifications, the queue).
 
-Both are sent after the transaction that caused them commits, so a receiver sees the rows.
+All are sent after the transaction that caused them commits, so a receiver sees the rows.
 """
 
 from django.dispatch import Signal
@@ -12,3 +12,7 @@ score_events_recorded = Signal()
 # including "created" when leads crossing the MQL threshold are handed over to sales. One signal
 # carries every handoff one transaction changed the same way (a rescore chunk opens hundreds).
 handoff_changed = Signal()
+
+# Sent with `lead_ids` after their scores were computed and stored (whether or not a total
+# changed): whatever is derived from a lead's scores and activities may need a refresh.
+scores_stored = Signal()

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from pipeline.services import handoffs_reprioritize
 from scoring.models import Handoff, LeadScore
 from scoring.services import scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
@@ -75,9 +76,13 @@ def make_handoff(model):  # type: ignore[no-untyped-def]
             total=Decimal(str(score)), fit=0, engagement=Decimal(str(score)), band=band,
             mql=score >= 100, explanation=[], computed_at=now,
         )  # fmt: skip
-        return Handoff.objects.create(
+        handoff = Handoff.objects.create(
             lead=lead, scoring_model=model, owner=owner, score_at_handoff=Decimal(str(score)),
             sla_due_at=now + timedelta(hours=due_in), created_at=now, **fields,
         )  # fmt: skip
+        # As the pipeline does once the lead's scores are stored.
+        handoffs_reprioritize(Handoff.objects.filter(pk=handoff.pk), now=now)
+        handoff.refresh_from_db()
+        return handoff
 
     return make

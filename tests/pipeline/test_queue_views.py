@@ -8,7 +8,8 @@ import time_machine
 from django.urls import reverse
 
 from pipeline.models import SavedQueueFilter
-from scoring.models import HandoffAction, HandoffStatus, LeadOutcome, LifecycleStage
+from pipeline.selectors import lead_sources
+from scoring.models import Handoff, HandoffAction, HandoffStatus, LeadOutcome, LifecycleStage
 from tests.pipeline.conftest import NOW
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +235,23 @@ def test_pages_of_25(client, sales_user, make_handoff):
     first, second = client.get(QUEUE), client.get(QUEUE, {"page": 2})
     assert len(_ids(first)) == 25 and len(_ids(second)) == 2
     assert not _ids(first) & _ids(second)
+
+
+def test_a_long_queue_is_counted_only_up_to_a_limit(client, sales_user, make_handoff, monkeypatch):
+    monkeypatch.setattr("pipeline.selectors.COUNT_LIMIT", 3)
+    for _ in range(4):
+        make_handoff()
+    client.force_login(sales_user)
+    page = client.get(QUEUE).content.decode()
+    assert "more than 3 handoffs" in page and len(_ids(client.get(QUEUE))) == 4
+    Handoff.objects.filter(pk=Handoff.objects.first().pk).update(status=HandoffStatus.WON)
+    assert "3 handoffs" in client.get(QUEUE).content.decode()
+
+
+def test_the_source_filter_offers_every_lead_source(make_handoff):
+    for source in ("website", "partner", "website", "event", ""):
+        make_handoff(source=source)
+    assert lead_sources() == ["event", "partner", "website"]
 
 
 def _queue_queries(client, django_assert_max_num_queries, user, limit: int) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import socket
 import pytest
 from django.db import connection
 
-from benchmarks.web import BenchmarkError, export_rows_per_s, measure, serve
+from benchmarks.web import BenchmarkError, _think_range, export_rows_per_s, measure, serve
 from tests.reports.pipeline_data import pipeline_build
 
 PATHS = {"overview": "/", "dashboard": "/reports/?date_from=2026-03-02&date_to=2026-03-29"}
@@ -71,3 +71,14 @@ def test_serve_runs_gunicorn_on_the_database_until_the_block_ends(data):
         assert set(result) == set(PATHS)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def test_simulated_users_read_between_pages(live_server, data):
+    served: list[int] = []
+    measure(
+        live_server.url, "mia", "pw-mia", PATHS, users=1, seconds=0.6, think=(0.3, 0.3),
+        served=served,
+    )  # fmt: skip
+    # At 0 s, after 0.3 s and after 0.6 s at the latest: reading time keeps a user to three.
+    assert len(PATHS) <= served[0] <= 3
+    assert _think_range("1-3") == (1.0, 3.0) and _think_range("0") == (0.0, 0.0)
