@@ -99,14 +99,21 @@ def measure(
         reading = random.Random(index)
         start_together.wait()
         deadline = time.perf_counter() + seconds
+        # Users who read arrive spread over one reading time, not all in the same millisecond.
+        time.sleep(reading.uniform(0, think[1]))
         done = 0
         while not errors and (time.perf_counter() < deadline or done < len(names)):
-            if done and think[1] > 0:
+            if done:
                 time.sleep(reading.uniform(*think))
             name = names[(index + done) % len(names)]
             path = choices[name][(index + done // len(names)) % len(choices[name])]
             began = time.perf_counter()
-            response = session.get(base_url + path, timeout=60)
+            try:
+                response = session.get(base_url + path, timeout=60)
+            except requests.RequestException as error:
+                with lock:
+                    errors.append(f"{name} {path}: {error}")
+                return
             elapsed_ms = (time.perf_counter() - began) * 1000
             with lock:
                 if response.status_code != 200:
@@ -189,7 +196,8 @@ def serve(
             sys.executable, "-m", "gunicorn", "leadscoring.wsgi:application",
             "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--worker-class", "gthread", "--threads", str(threads),
-            "--log-level", "warning",
+            # Clients that pause between pages keep their connection, as behind a proxy.
+            "--keep-alive", "75", "--log-level", "warning",
         ],
         cwd=ROOT,
         env=env,
