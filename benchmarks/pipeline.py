@@ -13,8 +13,9 @@ have a few, recent ones more often than old ones), then measures:
 - ingest_events_per_s: activities stored per second through that path, in batches of 1,000.
 
 Then, on the same data, the pages (benchmarks/web.py; BENCH_WEB=0 skips them): queue, lead page
-and dashboard p95 under BENCH_WEB_USERS (default 20) concurrent signed-in users, and the rows per
-second of the full CSV export of lead scores.
+and dashboard p95 with BENCH_WEB_USERS (default 20) signed-in users working at once, each reading
+a page for BENCH_WEB_THINK_SECONDS (default 1-3) before the next, and the rows per second of the
+full CSV export of lead scores.
 
 Settings: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/leadscoring_bench, dropped
 and recreated), BENCH_REDIS_URL (default redis://127.0.0.1:6379/5, flushed), BENCH_WORKERS (worker
