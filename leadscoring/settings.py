@@ -217,6 +217,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions read from Redis (written through to the database), saving a query on every page;
+# never from a per-process memory cache, where a logout would not reach the other processes.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Sales queue (pipeline app): hand handoffs without owner round-robin to the sales team
 # (off: they wait in the queue to be claimed); a handoff is "due soon" this many hours ahead.
