@@ -216,15 +216,20 @@ def priorities_refresh(*, due_only: bool = True, now: datetime | None = None) ->
         after = ids[-1]
 
 
+def _reprioritize_after_commit(handoffs: QuerySet[Handoff]) -> None:
+    """For receivers: what caused the refresh is committed already, and the signal's other
+    receivers must still run, so a failure is logged (the nightly refresh puts the order right)."""
+    try:
+        handoffs_reprioritize(handoffs)
+    except Exception:
+        logger.exception("Refreshing the queue priority failed")
+
+
 def on_scores_stored(sender: object, lead_ids: list[int], **kwargs: object) -> None:
     """Receiver: new scores or activities may move these leads' open handoffs in the queue."""
-    try:
-        handoffs_reprioritize(
-            Handoff.objects.filter(lead_id__in=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
-        )
-    except Exception:
-        # The scores are stored; the periodic refresh puts the order right.
-        logger.exception("Refreshing the queue priority of %d leads failed", len(lead_ids))
+    _reprioritize_after_commit(
+        Handoff.objects.filter(lead_id__in=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
+    )
 
 
 def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
@@ -240,7 +245,7 @@ def on_handoff_changed(
     (New handoffs get their priority when their lead's scores are stored, in the same commit.)
     """
     if action == HandoffAction.Kind.QUALIFIED:
-        handoffs_reprioritize(Handoff.objects.filter(pk__in=handoff_ids))
+        _reprioritize_after_commit(Handoff.objects.filter(pk__in=handoff_ids))
     if action != HandoffAction.Kind.CREATED:
         return
     try:
