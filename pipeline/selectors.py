@@ -33,7 +33,6 @@ class QueueOptions:
     owners: list[AbstractBaseUser]
     bands: list[str]
     sources: list[str]
-    reasons: list[RejectionReason]
 
 
 def lead_sources() -> list[str]:
@@ -52,7 +51,7 @@ def lead_sources() -> list[str]:
 
 
 def queue_options() -> QueueOptions:
-    """Everything the filter bar and the row forms offer, in a fixed number of queries.
+    """Everything the filter bar offers, in a fixed number of queries.
 
     The bands are those of the published models, lowest first.
     """
@@ -71,8 +70,11 @@ def queue_options() -> QueueOptions:
         owners=list(sales_team()),
         bands=list(dict.fromkeys(bands)),
         sources=lead_sources(),
-        reasons=list(RejectionReason.objects.filter(active=True)),
     )
+
+
+def rejection_reasons() -> list[RejectionReason]:
+    return list(RejectionReason.objects.filter(active=True))
 
 
 def _band_min(band: dict) -> float:

@@ -6,7 +6,7 @@ app_name = "pipeline"
 
 urlpatterns = [
     path("queue/", views.queue, name="queue"),
-    path("queue/<int:handoff_id>/<slug:action>/", views.handoff_action, name="handoff_action"),
+    path("queue/<int:handoff_id>/", views.handoff, name="handoff"),
     path("queue/filters/", views.saved_filter_save, name="saved_filter_save"),
     path(
         "queue/filters/<int:saved_filter_id>/delete/",

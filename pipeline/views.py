@@ -8,13 +8,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scoring.handoffs import (
     HandoffError,
@@ -38,7 +39,6 @@ from .forms import (
 from .lead_profile import lead_page_get
 
 VIEW = "scoring.view_handoff"
-WORK = "scoring.work_handoff"
 
 
 def _queue_context(request: HttpRequest) -> dict:
@@ -74,13 +74,17 @@ def queue(request: HttpRequest) -> HttpResponse:
     return render(request, "pipeline/queue.html", context)
 
 
-def _back_to_queue(request: HttpRequest) -> HttpResponseRedirect:
-    target = request.POST.get("next", "")
+def _safe_next(request: HttpRequest, target: str) -> str:
+    """Where to go back to: the given page of this site, else the queue."""
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        target = reverse("pipeline:queue")
-    return redirect(target)
+        return reverse("pipeline:queue")
+    return target
+
+
+def _back_to_queue(request: HttpRequest) -> HttpResponseRedirect:
+    return redirect(_safe_next(request, request.POST.get("next", "")))
 
 
 def _first_error(form) -> str:  # type: ignore[no-untyped-def]
@@ -140,36 +144,78 @@ def _perform(request: HttpRequest, handoff_id: int, action: str) -> str:
     raise HandoffError(_("Unknown action."))
 
 
-ACTIONS = ("claim", "reassign", "accept", "reject", "qualify", "outcome")
+# Actions that need more than a click open their form in the row first (`?form=`), so the queue
+# page carries one link per action instead of every row's forms.
+FORM_ACTIONS = ("reject", "outcome", "reassign")
 
 
-@require_POST
-@permission_required(WORK, raise_exception=True)
-def handoff_action(request: HttpRequest, handoff_id: int, action: str) -> HttpResponse:
-    if not Handoff.objects.filter(pk=handoff_id).exists():
-        return HttpResponse(_("This handoff no longer exists."), status=404)
+def _row_context(request: HttpRequest, handoff_id: int, *, next_url: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    context = {
+        "h": selectors.queue_row(handoff_id=handoff_id, now=now),
+        "can_work": services.can_work_handoffs(request.user),
+        "next": _safe_next(request, next_url),
+        "now": now,
+        "open_form": "",
+        **extra,
+    }
+    if context["open_form"] == "reject":
+        context["reasons"] = selectors.rejection_reasons()
+    elif context["open_form"] == "reassign":
+        context["owners"] = list(services.sales_team())
+    return context
+
+
+def _row(request: HttpRequest, context: dict) -> HttpResponse:
+    if request.htmx:
+        return render(request, "pipeline/queue.html#queue-row", context)
+    return render(request, "pipeline/handoff.html", context)
+
+
+def _act(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    action = request.POST.get("action", "")
     error, done = "", ""
     try:
         done = _perform(request, handoff_id, action)
     except HandoffError as exc:
         error = str(exc)
-    if request.htmx:
-        now = timezone.now()
-        context = {
-            "h": selectors.queue_row(handoff_id=handoff_id, now=now),
-            "options": selectors.queue_options(),
-            "can_work": True,
-            "row_error": error,
-            "row_done": done,
-            "next": request.POST.get("next", ""),
-            "now": now,
-        }
-        return render(request, "pipeline/queue.html#queue-row", context)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, done)
-    return _back_to_queue(request)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, done)
+        return _back_to_queue(request)
+    # A refused form stays open, so the user corrects it instead of starting over.
+    reopen = action if error and action in FORM_ACTIONS else ""
+    context = _row_context(
+        request,
+        handoff_id,
+        next_url=request.POST.get("next", ""),
+        row_error=error,
+        row_done=done,
+        open_form=reopen,
+    )
+    return _row(request, context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(VIEW, raise_exception=True)
+def handoff(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """One handoff's queue row: GET shows it, with `?form=` one action's form open; POST
+    performs the `action` it names."""
+    if not Handoff.objects.filter(pk=handoff_id).exists():
+        return HttpResponse(_("This handoff no longer exists."), status=404)
+    open_form = request.GET.get("form", "")
+    if (request.method == "POST" or open_form) and not services.can_work_handoffs(request.user):
+        raise PermissionDenied
+    if request.method == "POST":
+        return _act(request, handoff_id)
+    if open_form and open_form not in FORM_ACTIONS:
+        return HttpResponse(_("Unknown action."), status=404)
+    context = _row_context(
+        request, handoff_id, next_url=request.GET.get("next", ""), open_form=open_form
+    )
+    return _row(request, context)
 
 
 @require_POST

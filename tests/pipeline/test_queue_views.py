@@ -23,8 +23,12 @@ def _frozen_clock():  # type: ignore[no-untyped-def]
         yield
 
 
-def _act(handoff, action: str) -> str:  # type: ignore[no-untyped-def]
-    return reverse("pipeline:handoff_action", args=[handoff.pk, action])
+def _url(handoff) -> str:  # type: ignore[no-untyped-def]
+    return reverse("pipeline:handoff", args=[handoff.pk])
+
+
+def _act(client, handoff, action: str, data=None, **extra):  # type: ignore[no-untyped-def]
+    return client.post(_url(handoff), {"action": action, **(data or {})}, **extra)
 
 
 def test_anonymous_visitors_are_sent_to_login(client):
@@ -44,9 +48,10 @@ def test_marketing_sees_the_queue_but_may_not_act(client, marketing_user, make_h
     assert page.status_code == 200
     assert str(handoff.lead).encode() in page.content
     assert b"only sales can act" in page.content
-    assert _act(handoff, "accept").encode() not in page.content
+    assert b'value="accept"' not in page.content and b"?form=reject" not in page.content
     for action in ("claim", "accept", "reject", "qualify", "outcome", "reassign"):
-        assert client.post(_act(handoff, action)).status_code == 403
+        assert _act(client, handoff, action).status_code == 403
+    assert client.get(_url(handoff), {"form": "reject"}).status_code == 403
     handoff.refresh_from_db()
     assert handoff.status == HandoffStatus.NEW and handoff.owner is None
 
@@ -115,7 +120,7 @@ def test_a_filter_change_over_htmx_returns_only_the_table(client, sales_user, ma
 def test_accept_over_htmx_swaps_the_row_and_logs_the_action(client, sales_user, make_handoff):
     handoff = make_handoff()
     client.force_login(sales_user)
-    response = client.post(_act(handoff, "accept"), **HTMX)
+    response = _act(client, handoff, "accept", **HTMX)
     content = response.content.decode()
     assert content.lstrip().startswith(f'<tr id="handoff-{handoff.pk}"')
     assert "Accepted (SAL)" in content and "<html" not in content
@@ -129,7 +134,7 @@ def test_accept_over_htmx_swaps_the_row_and_logs_the_action(client, sales_user, 
 def test_a_refused_action_shows_its_error_in_the_row(client, sales_user, make_handoff):
     handoff = make_handoff(status=HandoffStatus.QUALIFIED)
     client.force_login(sales_user)
-    content = client.post(_act(handoff, "accept"), **HTMX).content.decode()
+    content = _act(client, handoff, "accept", **HTMX).content.decode()
     assert 'class="row-error"' in content and "cannot be accepted" in content
     handoff.refresh_from_db()
     assert handoff.status == HandoffStatus.QUALIFIED
@@ -138,12 +143,12 @@ def test_a_refused_action_shows_its_error_in_the_row(client, sales_user, make_ha
 def test_reject_needs_a_reason_and_recycles_the_lead(client, sales_user, make_handoff):
     handoff = make_handoff()
     client.force_login(sales_user)
-    missing = client.post(_act(handoff, "reject"), {"note": "?"}, **HTMX).content.decode()
+    missing = _act(client, handoff, "reject", {"note": "?"}, **HTMX).content.decode()
     assert "row-error" in missing and "Reason" in missing
     handoff.refresh_from_db()
     assert handoff.status == HandoffStatus.NEW
-    response = client.post(
-        _act(handoff, "reject"), {"reason": "wrong-persona", "note": "works in HR"}, **HTMX
+    response = _act(
+        client, handoff, "reject", {"reason": "wrong-persona", "note": "works in HR"}, **HTMX
     )
     assert "Back with marketing" in response.content.decode()
     handoff.refresh_from_db()
@@ -155,10 +160,10 @@ def test_reject_needs_a_reason_and_recycles_the_lead(client, sales_user, make_ha
 def test_qualify_then_record_a_won_outcome_with_its_value(client, sales_user, make_handoff):
     handoff = make_handoff(status=HandoffStatus.ACCEPTED)
     client.force_login(sales_user)
-    client.post(_act(handoff, "qualify"), {"note": "budget confirmed"}, **HTMX)
-    bad = client.post(_act(handoff, "outcome"), {"result": "won", "value": "-5"}, **HTMX)
+    _act(client, handoff, "qualify", {"note": "budget confirmed"}, **HTMX)
+    bad = _act(client, handoff, "outcome", {"result": "won", "value": "-5"}, **HTMX)
     assert "row-error" in bad.content.decode()
-    client.post(_act(handoff, "outcome"), {"result": "won", "value": "12500.50"}, **HTMX)
+    _act(client, handoff, "outcome", {"result": "won", "value": "12500.50"}, **HTMX)
     handoff.refresh_from_db()
     assert handoff.status == HandoffStatus.WON and handoff.outcome_value == Decimal("12500.50")
     outcome = LeadOutcome.objects.get(lead=handoff.lead)
@@ -171,29 +176,73 @@ def test_without_javascript_an_action_redirects_back_with_a_message(
 ):
     handoff = make_handoff()
     client.force_login(sales_user)
-    response = client.post(_act(handoff, "claim"), {"next": f"{QUEUE}?owner=me"}, follow=True)
+    response = _act(client, handoff, "claim", {"next": f"{QUEUE}?owner=me"}, follow=True)
     assert response.redirect_chain[-1][0] == f"{QUEUE}?owner=me"
     assert b"You now own this handoff." in response.content
-    evil = client.post(_act(handoff, "accept"), {"next": "https://evil.example/"})
+    evil = _act(client, handoff, "accept", {"next": "https://evil.example/"})
     assert evil.url == QUEUE
 
 
 def test_reassign_only_to_the_sales_team(client, sales_user, marketing_user, make_handoff):
     handoff = make_handoff(owner=sales_user)
     client.force_login(sales_user)
-    content = client.post(_act(handoff, "reassign"), {"owner": marketing_user.pk}, **HTMX)
+    content = _act(client, handoff, "reassign", {"owner": marketing_user.pk}, **HTMX)
     assert "row-error" in content.content.decode()
     handoff.refresh_from_db()
     assert handoff.owner == sales_user
 
 
+def test_a_row_opens_one_form_at_a_time_and_the_page_carries_none(client, sales_user, make_handoff):
+    handoff = make_handoff(status=HandoffStatus.ACCEPTED)
+    client.force_login(sales_user)
+    page = client.get(QUEUE).content.decode()
+    assert 'name="reason"' not in page and 'name="result"' not in page
+    assert f"{_url(handoff)}?form=reject" in page and f"{_url(handoff)}?form=outcome" in page
+
+    reject = client.get(_url(handoff), {"form": "reject", "next": f"{QUEUE}?owner=me"}, **HTMX)
+    content = reject.content.decode()
+    assert content.lstrip().startswith(f'<tr id="handoff-{handoff.pk}"')
+    assert 'name="reason"' in content and "Wrong persona / no decision maker" in content
+    assert 'name="action" value="reject"' in content
+    assert f'value="{QUEUE}?owner=me"' in content  # back to the filtered queue afterwards
+    outcome = client.get(_url(handoff), {"form": "outcome"}, **HTMX).content.decode()
+    assert 'name="result"' in outcome and 'name="reason"' not in outcome
+    reassign = client.get(_url(handoff), {"form": "reassign"}, **HTMX).content.decode()
+    assert f'<option value="{sales_user.pk}"' in reassign
+
+    cancelled = client.get(_url(handoff), **HTMX).content.decode()
+    assert "row-form" not in cancelled and "?form=reject" in cancelled
+
+
+def test_a_refused_form_stays_open_with_its_error(client, sales_user, make_handoff):
+    handoff = make_handoff()
+    client.force_login(sales_user)
+    content = _act(client, handoff, "reject", {"note": "?"}, **HTMX).content.decode()
+    assert "row-error" in content and 'name="reason"' in content
+
+
+def test_without_javascript_a_form_opens_on_its_own_page(client, sales_user, make_handoff):
+    handoff = make_handoff()
+    client.force_login(sales_user)
+    page = client.get(_url(handoff), {"form": "reject", "next": "https://evil.example/"})
+    content = page.content.decode()
+    assert page.status_code == 200 and "<html" in content and 'name="reason"' in content
+    assert '"https://evil.example/"' not in content  # neither a link nor a form's next
+    assert f'href="{QUEUE}"' in content
+    done = _act(client, handoff, "reject", {"reason": "competitor"}, follow=True)
+    assert b"went back to marketing" in done.content
+    handoff.refresh_from_db()
+    assert handoff.status == HandoffStatus.REJECTED
+
+
 def test_unknown_handoff_or_action(client, sales_user, make_handoff):
     client.force_login(sales_user)
-    assert client.post(reverse("pipeline:handoff_action", args=[999, "accept"])).status_code == 404
+    missing = client.post(reverse("pipeline:handoff", args=[999]), {"action": "accept"})
+    assert missing.status_code == 404
     handoff = make_handoff()
-    content = client.post(_act(handoff, "explode"), **HTMX).content.decode()
+    content = _act(client, handoff, "explode", **HTMX).content.decode()
     assert "Unknown action" in content
-    assert client.get(_act(handoff, "accept")).status_code == 405
+    assert client.get(_url(handoff), {"form": "accept"}, **HTMX).status_code == 404
 
 
 def test_saved_filters_belong_to_their_user(client, sales_user, admin_user_role, make_handoff):
@@ -281,7 +330,7 @@ def test_an_htmx_row_action_costs_a_fixed_number_of_queries(
     handoff = make_handoff()
     client.force_login(sales_user)
     with django_assert_max_num_queries(30):
-        client.post(_act(handoff, "accept"), **HTMX)
+        _act(client, handoff, "accept", **HTMX)
 
 
 def test_breach_marking_shows_in_the_handoff_history(make_handoff, client, sales_user):
