@@ -281,7 +281,7 @@ def main(database_url: str, redis_url: str) -> None:
         "lead_page": _lead_paths(50),
         "dashboard": "/reports/",
     }
-    with serve(database_url, port, workers=2, threads=4, redis_url=redis_url) as base_url:
+    with serve(database_url, port, workers=4, threads=2, redis_url=redis_url) as base_url:
         served: list[int] = []
         began = time.perf_counter()
         figures = measure(
