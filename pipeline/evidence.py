@@ -23,7 +23,7 @@ from scoring.engine import (
     busiest_span,
     counted_activities,
     lead_value,
-    score_lead,
+    score_over_time,
 )
 
 
@@ -123,9 +123,9 @@ def score_history(
 
     Uses today's profile: past values of the lead's fields are not kept, only its activities.
     """
-    points = []
-    for back in range(days, -1, -1):
-        at = until - timedelta(days=back)
-        result = score_lead(spec, lead, activities, at, tz)
-        points.append(HistoryPoint(at=at, total=float(result.total), mql=result.mql))
-    return points
+    moments = [until - timedelta(days=back) for back in range(days, -1, -1)]
+    results = score_over_time(spec, lead, activities, moments, tz)
+    return [
+        HistoryPoint(at=at, total=float(result.total), mql=result.mql)
+        for at, result in zip(moments, results, strict=True)
+    ]

@@ -25,6 +25,22 @@ _OPS = {
 }
 OPERATOR_LABELS = _OPS
 
+# Whole clauses, not subject + operator + value: German and Dutch put the verb of a "when" or
+# "where" clause last ("wenn die Mitarbeiterzahl mindestens 100 ist").
+_CLAUSES = {
+    "equals": gettext_lazy("%(subject)s is %(value)s"),
+    "not_equals": gettext_lazy("%(subject)s is not %(value)s"),
+    "in": gettext_lazy("%(subject)s is one of %(value)s"),
+    "not_in": gettext_lazy("%(subject)s is none of %(value)s"),
+    "contains": gettext_lazy("%(subject)s contains %(value)s"),
+    "icontains": gettext_lazy("%(subject)s contains %(value)s (any case)"),
+    "starts_with": gettext_lazy("%(subject)s starts with %(value)s"),
+    "gte": gettext_lazy("%(subject)s is at least %(value)s"),
+    "lte": gettext_lazy("%(subject)s is at most %(value)s"),
+    "is_set": gettext_lazy("%(subject)s is filled in"),
+    "is_not_set": gettext_lazy("%(subject)s is empty"),
+}
+
 
 _FLAGS = {
     "account.is_target_account": gettext_lazy("the company is on the target-account list"),
@@ -75,9 +91,6 @@ def condition_text(condition: Mapping[str, Any], *, activity: bool = False) -> s
     op = str(condition.get("op", ""))
     if op == "equals" and condition.get("value") is True and field in _FLAGS:
         return str(_FLAGS[field])
-    words = str(_OPS.get(op, op))
-    if op in ("is_set", "is_not_set"):
-        return f"{subject} {words}"
     value = condition.get("value")
     if op == "between" and isinstance(value, list | tuple) and len(value) == 2:
         return _("%(subject)s is between %(low)s and %(high)s") % {
@@ -85,7 +98,9 @@ def condition_text(condition: Mapping[str, Any], *, activity: bool = False) -> s
             "low": _value_text(value[0]),
             "high": _value_text(value[1]),
         }
-    return f"{subject} {words} {_value_text(value)}"
+    if op not in _CLAUSES:  # a definition still being written; say what it says
+        return f"{subject} {op} {_value_text(value)}"
+    return str(_CLAUSES[op]) % {"subject": subject, "value": _value_text(value)}
 
 
 def _kinds_text(kinds: Sequence[str]) -> str:
@@ -103,10 +118,16 @@ def criterion_sentence(item: Mapping[str, Any]) -> str:
             "condition": condition_text(item),
         }
     if kind == "inactivity":
+        days = _value_text(item.get("days"))
+        if not item.get("kinds"):
+            return _("%(points)s when there was no activity for %(days)s days") % {
+                "points": points,
+                "days": days,
+            }
         return _("%(points)s when there was no %(kinds)s for %(days)s days") % {
             "points": points,
             "kinds": kinds,
-            "days": _value_text(item.get("days")),
+            "days": days,
         }
     where = " ".join(
         _("where %(condition)s") % {"condition": condition_text(c, activity=True)}

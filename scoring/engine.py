@@ -67,6 +67,7 @@ from scoring.definition import (
     Band,
     Condition,
     ConditionValue,
+    Criterion,
     FrequencyCriterion,
     InactivityCriterion,
     ModelSpec,
@@ -299,27 +300,76 @@ def applies_to(spec: ModelSpec, lead: LeadFacts) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """An activity that happened by `now`, with its age in days computed once."""
+    """An activity that happened by `now`, with its age in days."""
 
     activity: ActivityFact
     age_days: float
 
 
+def _select(
+    criterion: Criterion,
+    activities: Sequence[ActivityFact],
+    by_kind: Mapping[str, Sequence[ActivityFact]],
+) -> list[ActivityFact]:
+    """The activities a criterion's kinds and `where` conditions select, whatever the time.
+
+    Activity and frequency criteria take their kinds in the order given, each kind's activities
+    in the given order; inactivity criteria take the activities of their kinds; attribute
+    criteria none.
+    """
+    if isinstance(criterion, ActivityCriterion | FrequencyCriterion):
+        kinds, where = criterion.kinds, criterion.where
+        candidates: Iterable[ActivityFact] = (
+            [a for kind in dict.fromkeys(kinds) for a in by_kind.get(kind, ())]
+            if kinds
+            else activities
+        )
+        return [
+            a
+            for a in candidates
+            if all(condition_matches(c, a.properties.get(c.field)) for c in where)
+        ]
+    if isinstance(criterion, InactivityCriterion):
+        kinds = set(criterion.kinds)
+        return [a for a in activities if not kinds or a.kind in kinds]
+    return []
+
+
+def _by_kind(activities: Sequence[ActivityFact]) -> dict[str, list[ActivityFact]]:
+    by_kind: dict[str, list[ActivityFact]] = {}
+    for activity in activities:
+        by_kind.setdefault(activity.kind, []).append(activity)
+    return by_kind
+
+
+def _selected(spec: ModelSpec, activities: Sequence[ActivityFact]) -> list[list[ActivityFact]]:
+    """`_select` for each enabled criterion of `spec` (disabled ones get none). Time plays no
+    part in it, so scoring one lead at many moments does it once."""
+    by_kind = _by_kind(activities)
+    return [_select(c, activities, by_kind) if c.enabled else [] for c in spec.criteria]
+
+
+def _by_now(
+    activities: Sequence[ActivityFact], now: datetime, window_days: Number | None = None
+) -> list[_Seen]:
+    """The activities that happened by `now` (and less than window_days ago), with their ages."""
+    seen = [
+        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
+        for a in activities
+        if a.occurred_at <= now
+    ]
+    if window_days is None:
+        return seen
+    return [s for s in seen if s.age_days < window_days]
+
+
 def _matching(
     criterion: ActivityCriterion | FrequencyCriterion,
-    seen: Sequence[_Seen],
-    by_kind: Mapping[str, Sequence[_Seen]],
+    activities: Sequence[ActivityFact],
+    now: datetime,
 ) -> list[_Seen]:
-    kinds, where, window_days = criterion.kinds, criterion.where, criterion.window_days
-    candidates: Iterable[_Seen] = (
-        [s for kind in dict.fromkeys(kinds) for s in by_kind.get(kind, ())] if kinds else seen
-    )
-    return [
-        s
-        for s in candidates
-        if (window_days is None or s.age_days < window_days)
-        and all(condition_matches(c, s.activity.properties.get(c.field)) for c in where)
-    ]
+    selected = _select(criterion, activities, _by_kind(activities))
+    return _by_now(selected, now, criterion.window_days)
 
 
 def _counted(criterion: ActivityCriterion, matches: list[_Seen], tz: tzinfo) -> list[_Seen]:
@@ -370,25 +420,11 @@ def _burst(matches: list[_Seen], within_days: Number) -> list[_Seen]:
 def _is_inactive(
     criterion: InactivityCriterion, seen: Sequence[_Seen], lead: LeadFacts, now: datetime
 ) -> bool:
-    kinds = set(criterion.kinds)
-    ages = [s.age_days for s in seen if not kinds or s.activity.kind in kinds]
+    """`seen`: the activities of the criterion's kinds that happened by `now`."""
+    ages = [s.age_days for s in seen]
     if lead.created_at is not None:
         ages.append((now - lead.created_at).total_seconds() / _SECONDS_PER_DAY)
     return not ages or min(ages) >= criterion.days
-
-
-def _seen(
-    activities: Sequence[ActivityFact], now: datetime
-) -> tuple[list[_Seen], dict[str, list[_Seen]]]:
-    seen = [
-        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
-        for a in activities
-        if a.occurred_at <= now
-    ]
-    by_kind: dict[str, list[_Seen]] = {}
-    for s in seen:
-        by_kind.setdefault(s.activity.kind, []).append(s)
-    return seen, by_kind
 
 
 def counted_activities(
@@ -397,8 +433,7 @@ def counted_activities(
     """The activities an activity criterion counts at `now` (its evidence), newest first."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    seen, by_kind = _seen(activities, now)
-    matches = _matching(criterion, seen, by_kind)
+    matches = _matching(criterion, activities, now)
     counted = _counted(criterion, matches, tz) if matches else []
     return [s.activity for s in sorted(counted, key=lambda s: s.age_days)]
 
@@ -410,8 +445,7 @@ def busiest_span(
     first."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    seen, by_kind = _seen(activities, now)
-    burst = _burst(_matching(criterion, seen, by_kind), criterion.within_days)
+    burst = _burst(_matching(criterion, activities, now), criterion.within_days)
     return [s.activity for s in reversed(burst)]
 
 
@@ -425,10 +459,32 @@ def score_lead(
     """Score one lead under one model at time `now` (aware); see the module docstring."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    seen, by_kind = _seen(activities, now)
+    return _score(spec, lead, _selected(spec, activities), now, tz)
 
+
+def score_over_time(
+    spec: ModelSpec,
+    lead: LeadFacts,
+    activities: Sequence[ActivityFact],
+    moments: Sequence[datetime],
+    tz: tzinfo,
+) -> list[LeadScoreResult]:
+    """`score_lead` at each of `moments`, choosing each criterion's activities only once."""
+    if any(now.utcoffset() is None for now in moments):
+        raise ValueError("moments must be timezone-aware")
+    selected = _selected(spec, activities)
+    return [_score(spec, lead, selected, now, tz) for now in moments]
+
+
+def _score(
+    spec: ModelSpec,
+    lead: LeadFacts,
+    selected: Sequence[Sequence[ActivityFact]],
+    now: datetime,
+    tz: tzinfo,
+) -> LeadScoreResult:
     contributions: list[Contribution] = []
-    for criterion in spec.criteria:
+    for criterion, activities in zip(spec.criteria, selected, strict=True):
         if not criterion.enabled:
             continue
         amount, evidence = Decimal("0.00"), 0
@@ -437,16 +493,17 @@ def score_lead(
             if condition_matches(condition, lead_value(lead, condition.field)):
                 amount, evidence = round_points(criterion.points), 1
         elif isinstance(criterion, ActivityCriterion):
-            matches = _matching(criterion, seen, by_kind)
+            matches = _by_now(activities, now, criterion.window_days)
             if matches:
                 amount, evidence = _activity_amount(
                     criterion, matches, spec.decay_half_life_days, tz
                 )
         elif isinstance(criterion, FrequencyCriterion):
-            burst = len(_burst(_matching(criterion, seen, by_kind), criterion.within_days))
+            matches = _by_now(activities, now, criterion.window_days)
+            burst = len(_burst(matches, criterion.within_days))
             if burst >= criterion.at_least:
                 amount, evidence = round_points(criterion.points), burst
-        elif _is_inactive(criterion, seen, lead, now):
+        elif _is_inactive(criterion, _by_now(activities, now), lead, now):
             amount, evidence = round_points(criterion.points), 1
         if evidence:
             contributions.append(Contribution(criterion.name, criterion.type, amount, evidence))

@@ -41,6 +41,35 @@ def test_numbers_and_sentences_follow_the_language():
         assert points_text(1000) == "+1,000"
 
 
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "+100 when the company's employees is at least 200"),
+        ("de", "+100, wenn Mitarbeitende des Unternehmens mindestens 200 ist"),
+        ("nl", "+100 als medewerkers van het bedrijf minstens 200 is"),
+    ],
+)
+def test_a_condition_reads_as_a_clause_of_the_language(language, expected):
+    # German and Dutch put the verb of a "when" clause last.
+    item = {"type": "attribute", "field": "account.employee_count", "op": "gte", "value": 200,
+            "points": 100}  # fmt: skip
+    with translation.override(language):
+        assert criterion_sentence(item) == expected
+
+
+def test_an_activity_condition_and_inactivity_read_naturally_in_german():
+    pricing = {"type": "activity", "kinds": ["page_view"], "points": 10, "count": "once",
+               "where": [{"field": "url", "op": "starts_with", "value": "/pricing"}]}  # fmt: skip
+    quiet = {"type": "inactivity", "days": 90, "points": -20}
+    with translation.override("de"):
+        assert criterion_sentence(pricing) == (
+            "+10 einmalig für page_view wobei url mit “/pricing” beginnt"
+        )
+        assert criterion_sentence(quiet) == "-20, wenn 90 Tage lang keine Aktivität stattfand"
+    with translation.override("en"):
+        assert criterion_sentence(quiet) == "-20 when there was no activity for 90 days"
+
+
 @pytest.mark.django_db
 def test_the_language_switcher_turns_the_editor_german(client, marketing_user, published):
     client.force_login(marketing_user)

@@ -16,7 +16,7 @@ from scoring.definition import (
     dump_model,
     parse_model,
 )
-from scoring.engine import ActivityFact, LeadFacts, score_lead
+from scoring.engine import ActivityFact, LeadFacts, score_lead, score_over_time
 
 NOW = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
 KINDS = ("page_view", "email_open", "webinar_attended")
@@ -184,3 +184,18 @@ def test_total_is_fit_plus_engagement_and_band_follows(
     assert result.mql == (result.total >= spec.mql_threshold)
     reached = [b for b in spec.bands if b.min <= result.total]
     assert result.band == (reached[-1] if reached else spec.bands[0]).label
+
+
+@given(
+    models(),
+    st.lists(activities(), max_size=12),
+    st.lists(st.integers(min_value=-250 * 86400, max_value=100 * 86400), max_size=6),
+)
+def test_scoring_over_time_equals_scoring_at_each_moment(
+    data: dict[str, Any], history: list[ActivityFact], offsets: list[int]
+) -> None:
+    # Moments before some activities happened, inside and past their windows and decay.
+    spec = parse_model(data)
+    moments = [NOW + timedelta(seconds=offset) for offset in offsets]
+    expected = [score_lead(spec, NO_LEAD, history, now, UTC) for now in moments]
+    assert score_over_time(spec, NO_LEAD, history, moments, UTC) == expected
