@@ -55,7 +55,7 @@ Totals
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
@@ -300,76 +300,33 @@ def applies_to(spec: ModelSpec, lead: LeadFacts) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    """An activity that happened by `now`, with its age in days."""
+    """An activity that happened by `now`, with its age in days computed once."""
 
     activity: ActivityFact
     age_days: float
 
 
-def _select(
-    criterion: Criterion,
-    activities: Sequence[ActivityFact],
-    by_kind: Mapping[str, Sequence[ActivityFact]],
-) -> list[ActivityFact]:
-    """The activities a criterion's kinds and `where` conditions select, whatever the time.
-
-    Activity and frequency criteria take their kinds in the order given, each kind's activities
-    in the given order; inactivity criteria take the activities of their kinds; attribute
-    criteria none.
-    """
-    if isinstance(criterion, ActivityCriterion | FrequencyCriterion):
-        kinds, where = criterion.kinds, criterion.where
-        candidates: Iterable[ActivityFact] = (
-            [a for kind in dict.fromkeys(kinds) for a in by_kind.get(kind, ())]
-            if kinds
-            else activities
-        )
-        return [
-            a
-            for a in candidates
-            if all(condition_matches(c, a.properties.get(c.field)) for c in where)
-        ]
+def _matching(
+    criterion: Criterion, seen: Sequence[_Seen], by_kind: Mapping[str, Sequence[_Seen]]
+) -> list[_Seen]:
+    """What a criterion looks at among the activities seen by now: for activity and frequency
+    criteria, those of its kinds (in the order given) in its window whose properties match;
+    for inactivity criteria, those of its kinds; for attribute criteria, none."""
     if isinstance(criterion, InactivityCriterion):
         kinds = set(criterion.kinds)
-        return [a for a in activities if not kinds or a.kind in kinds]
-    return []
-
-
-def _by_kind(activities: Sequence[ActivityFact]) -> dict[str, list[ActivityFact]]:
-    by_kind: dict[str, list[ActivityFact]] = {}
-    for activity in activities:
-        by_kind.setdefault(activity.kind, []).append(activity)
-    return by_kind
-
-
-def _selected(spec: ModelSpec, activities: Sequence[ActivityFact]) -> list[list[ActivityFact]]:
-    """`_select` for each enabled criterion of `spec` (disabled ones get none). Time plays no
-    part in it, so scoring one lead at many moments does it once."""
-    by_kind = _by_kind(activities)
-    return [_select(c, activities, by_kind) if c.enabled else [] for c in spec.criteria]
-
-
-def _by_now(
-    activities: Sequence[ActivityFact], now: datetime, window_days: Number | None = None
-) -> list[_Seen]:
-    """The activities that happened by `now` (and less than window_days ago), with their ages."""
-    seen = [
-        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
-        for a in activities
-        if a.occurred_at <= now
+        return [s for s in seen if not kinds or s.activity.kind in kinds]
+    if isinstance(criterion, AttributeCriterion):
+        return []
+    kinds, where, window_days = criterion.kinds, criterion.where, criterion.window_days
+    candidates: Iterable[_Seen] = (
+        [s for kind in dict.fromkeys(kinds) for s in by_kind.get(kind, ())] if kinds else seen
+    )
+    return [
+        s
+        for s in candidates
+        if (window_days is None or s.age_days < window_days)
+        and all(condition_matches(c, s.activity.properties.get(c.field)) for c in where)
     ]
-    if window_days is None:
-        return seen
-    return [s for s in seen if s.age_days < window_days]
-
-
-def _matching(
-    criterion: ActivityCriterion | FrequencyCriterion,
-    activities: Sequence[ActivityFact],
-    now: datetime,
-) -> list[_Seen]:
-    selected = _select(criterion, activities, _by_kind(activities))
-    return _by_now(selected, now, criterion.window_days)
 
 
 def _counted(criterion: ActivityCriterion, matches: list[_Seen], tz: tzinfo) -> list[_Seen]:
@@ -418,13 +375,77 @@ def _burst(matches: list[_Seen], within_days: Number) -> list[_Seen]:
 
 
 def _is_inactive(
-    criterion: InactivityCriterion, seen: Sequence[_Seen], lead: LeadFacts, now: datetime
+    criterion: InactivityCriterion, matches: Sequence[_Seen], lead: LeadFacts, now: datetime
 ) -> bool:
-    """`seen`: the activities of the criterion's kinds that happened by `now`."""
-    ages = [s.age_days for s in seen]
+    ages = [s.age_days for s in matches]
     if lead.created_at is not None:
         ages.append((now - lead.created_at).total_seconds() / _SECONDS_PER_DAY)
     return not ages or min(ages) >= criterion.days
+
+
+def _seen(
+    activities: Sequence[ActivityFact], now: datetime
+) -> tuple[list[_Seen], dict[str, list[_Seen]]]:
+    seen = [
+        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
+        for a in activities
+        if a.occurred_at <= now
+    ]
+    by_kind: dict[str, list[_Seen]] = {}
+    for s in seen:
+        by_kind.setdefault(s.activity.kind, []).append(s)
+    return seen, by_kind
+
+
+def _selected(spec: ModelSpec, activities: Sequence[ActivityFact]) -> list[list[int]]:
+    """Per criterion of `spec`, the positions of the activities `_matching` would look at if
+    every activity had happened and no window applied (kinds and `where` only), in its order."""
+    by_kind: dict[str, list[int]] = {}
+    for i, activity in enumerate(activities):
+        by_kind.setdefault(activity.kind, []).append(i)
+    selected: list[list[int]] = []
+    for criterion in spec.criteria:
+        if not criterion.enabled or isinstance(criterion, AttributeCriterion):
+            selected.append([])
+        elif isinstance(criterion, InactivityCriterion):
+            kinds = set(criterion.kinds)
+            selected.append([i for i, a in enumerate(activities) if not kinds or a.kind in kinds])
+        else:
+            kinds, where = criterion.kinds, criterion.where
+            candidates: Iterable[int] = (
+                [i for kind in dict.fromkeys(kinds) for i in by_kind.get(kind, ())]
+                if kinds
+                else range(len(activities))
+            )
+            selected.append(
+                [
+                    i
+                    for i in candidates
+                    if all(
+                        condition_matches(c, activities[i].properties.get(c.field)) for c in where
+                    )
+                ]
+            )
+    return selected
+
+
+def _seen_at(activities: Sequence[ActivityFact], now: datetime) -> list[_Seen | None]:
+    """Each activity with its age at `now`; None where it had not happened by then."""
+    return [
+        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
+        if a.occurred_at <= now
+        else None
+        for a in activities
+    ]
+
+
+def _pick(
+    seen: Sequence[_Seen | None], positions: Iterable[int], window_days: Number | None
+) -> list[_Seen]:
+    picked = [s for s in (seen[i] for i in positions) if s is not None]
+    if window_days is None:
+        return picked
+    return [s for s in picked if s.age_days < window_days]
 
 
 def counted_activities(
@@ -433,7 +454,8 @@ def counted_activities(
     """The activities an activity criterion counts at `now` (its evidence), newest first."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    matches = _matching(criterion, activities, now)
+    seen, by_kind = _seen(activities, now)
+    matches = _matching(criterion, seen, by_kind)
     counted = _counted(criterion, matches, tz) if matches else []
     return [s.activity for s in sorted(counted, key=lambda s: s.age_days)]
 
@@ -445,7 +467,8 @@ def busiest_span(
     first."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    burst = _burst(_matching(criterion, activities, now), criterion.within_days)
+    seen, by_kind = _seen(activities, now)
+    burst = _burst(_matching(criterion, seen, by_kind), criterion.within_days)
     return [s.activity for s in reversed(burst)]
 
 
@@ -459,7 +482,8 @@ def score_lead(
     """Score one lead under one model at time `now` (aware); see the module docstring."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    return _score(spec, lead, _selected(spec, activities), now, tz)
+    seen, by_kind = _seen(activities, now)
+    return _score(spec, lead, now, tz, lambda _i, criterion: _matching(criterion, seen, by_kind))
 
 
 def score_over_time(
@@ -469,22 +493,39 @@ def score_over_time(
     moments: Sequence[datetime],
     tz: tzinfo,
 ) -> list[LeadScoreResult]:
-    """`score_lead` at each of `moments`, choosing each criterion's activities only once."""
+    """`score_lead` at each of `moments`. What each criterion looks at, time aside, is worked
+    out once (`_selected`), then only the ages change from moment to moment."""
     if any(now.utcoffset() is None for now in moments):
         raise ValueError("moments must be timezone-aware")
     selected = _selected(spec, activities)
-    return [_score(spec, lead, selected, now, tz) for now in moments]
+    results = []
+    for now in moments:
+        seen = _seen_at(activities, now)
+        results.append(
+            _score(
+                spec,
+                lead,
+                now,
+                tz,
+                lambda i, criterion, seen=seen: _pick(  # type: ignore[misc]
+                    seen, selected[i], getattr(criterion, "window_days", None)
+                ),
+            )
+        )
+    return results
 
 
 def _score(
     spec: ModelSpec,
     lead: LeadFacts,
-    selected: Sequence[Sequence[ActivityFact]],
     now: datetime,
     tz: tzinfo,
+    matching: Callable[[int, Criterion], list[_Seen]],
 ) -> LeadScoreResult:
+    """The criteria and totals at `now`; `matching(position, criterion)` gives the activities
+    the criterion at that position of the model looks at (see `_matching`)."""
     contributions: list[Contribution] = []
-    for criterion, activities in zip(spec.criteria, selected, strict=True):
+    for position, criterion in enumerate(spec.criteria):
         if not criterion.enabled:
             continue
         amount, evidence = Decimal("0.00"), 0
@@ -493,17 +534,16 @@ def _score(
             if condition_matches(condition, lead_value(lead, condition.field)):
                 amount, evidence = round_points(criterion.points), 1
         elif isinstance(criterion, ActivityCriterion):
-            matches = _by_now(activities, now, criterion.window_days)
+            matches = matching(position, criterion)
             if matches:
                 amount, evidence = _activity_amount(
                     criterion, matches, spec.decay_half_life_days, tz
                 )
         elif isinstance(criterion, FrequencyCriterion):
-            matches = _by_now(activities, now, criterion.window_days)
-            burst = len(_burst(matches, criterion.within_days))
+            burst = len(_burst(matching(position, criterion), criterion.within_days))
             if burst >= criterion.at_least:
                 amount, evidence = round_points(criterion.points), burst
-        elif _is_inactive(criterion, _by_now(activities, now), lead, now):
+        elif _is_inactive(criterion, matching(position, criterion), lead, now):
             amount, evidence = round_points(criterion.points), 1
         if evidence:
             contributions.append(Contribution(criterion.name, criterion.type, amount, evidence))
