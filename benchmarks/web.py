@@ -25,12 +25,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The export figure is taken over at least this many rows (the activity log has enough).
+EXPORT_ROWS = 1_000_000
 _CSRF_FIELD = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -244,6 +246,18 @@ def _lead_paths(count: int) -> list[str]:
     return [f"/leads/{lead_id}/" for lead_id in ids[:: max(1, len(ids) // count)][:count]]
 
 
+def _latest_days_holding(rows: int, *, oldest: date) -> date:
+    """The first day of the shortest range up to today holding at least `rows` activities
+    (`oldest` when even the longest range holds fewer)."""
+    from django.utils import timezone
+
+    from scoring.models import Activity
+
+    nth = Activity.objects.order_by("-occurred_at").values_list("occurred_at", flat=True)
+    found = nth[rows - 1 : rows].first()
+    return max(oldest, timezone.localdate(found)) if found else oldest
+
+
 def _think_range(text: str) -> tuple[float, float]:
     """ "1-3" -> (1.0, 3.0); "2" -> (2.0, 2.0); "0" -> no reading time."""
     low, _, high = text.partition("-")
@@ -251,7 +265,7 @@ def _think_range(text: str) -> tuple[float, float]:
 
 
 def main(database_url: str, redis_url: str) -> None:
-    """queue_p95_ms, lead_page_p95_ms, dashboard_p95_ms and export_rows_per_s on the generated
+    """queue_p95_ms, lead_page_p95_ms, dashboard_p95_ms and the export figures on the generated
     data; Django must already be set up against `database_url`."""
     from reports.forms import MAX_DAYS
     from reports.selectors import dashboard_refresh, default_filters
@@ -293,10 +307,16 @@ def main(database_url: str, redis_url: str) -> None:
         print(f"web_requests_per_s={served[0] / (time.perf_counter() - began):.1f}")
         for name, value in figures.items():
             print(f"{name}_p95_ms={value:.0f}", flush=True)
-        # The longest range the filters allow: the generated leads were created within it.
+        # Every lead score: the generated leads were created within the longest range allowed.
         today = timezone.localdate()
         since = today - timedelta(days=MAX_DAYS - 1)
         export = f"/reports/exports/leads.csv?date_from={since}&date_to={today}"
+        rows, rate = export_rows_per_s(base_url, username, password, export)
+        print(f"export_lead_scores_rows={rows}")
+        print(f"export_lead_scores_rows_per_s={rate:.0f}", flush=True)
+        # The activity log over the latest days that hold EXPORT_ROWS activities (or all).
+        since = _latest_days_holding(EXPORT_ROWS, oldest=since)
+        export = f"/reports/exports/activities.csv?date_from={since}&date_to={today}"
         rows, rate = export_rows_per_s(base_url, username, password, export)
         print(f"export_rows={rows}")
         print(f"export_rows_per_s={rate:.0f}", flush=True)

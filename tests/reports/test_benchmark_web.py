@@ -8,7 +8,14 @@ import socket
 import pytest
 from django.db import connection
 
-from benchmarks.web import BenchmarkError, _think_range, export_rows_per_s, measure, serve
+from benchmarks.web import (
+    BenchmarkError,
+    _latest_days_holding,
+    _think_range,
+    export_rows_per_s,
+    measure,
+    serve,
+)
 from tests.reports.pipeline_data import pipeline_build
 
 PATHS = {"overview": "/", "dashboard": "/reports/?date_from=2026-03-02&date_to=2026-03-29"}
@@ -82,3 +89,22 @@ def test_simulated_users_read_between_pages(live_server, data):
     # At 0 s, after 0.3 s and after 0.6 s at the latest: reading time keeps a user to three.
     assert len(PATHS) <= served[0] <= 3
     assert _think_range("1-3") == (1.0, 3.0) and _think_range("0") == (0.0, 0.0)
+
+
+@pytest.mark.django_db
+def test_the_export_range_is_the_latest_days_holding_enough_rows():
+    from datetime import date, datetime, timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import ActivityFactory, LeadFactory
+
+    lead = LeadFactory()
+    noon = timezone.make_aware(datetime(2026, 3, 10, 12))
+    for days_back in (0, 0, 1, 5):
+        ActivityFactory(lead=lead, occurred_at=noon - timedelta(days_back))
+    oldest = date(2026, 1, 1)
+    assert _latest_days_holding(2, oldest=oldest) == date(2026, 3, 10)
+    assert _latest_days_holding(3, oldest=oldest) == date(2026, 3, 9)
+    assert _latest_days_holding(9, oldest=oldest) == oldest
+    assert _latest_days_holding(4, oldest=date(2026, 3, 8)) == date(2026, 3, 8)
