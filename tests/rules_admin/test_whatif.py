@@ -72,6 +72,40 @@ def test_an_unchanged_draft_changes_nothing(published, frozen):
             ),
             id="add activity",
         ),
+        # Each way the preview reads activities: counts by one aggregate (each, once, per day,
+        # in a window), the properties a condition tests (also the channel column), decay,
+        # any kind, and an inactivity criterion's latest activity.
+        pytest.param(lambda m: _edit(m, "Jobs page", window_days=20), id="condition in a window"),
+        pytest.param(
+            lambda m: _edit(m, "Visit", count="per_day", window_days=45.5), id="per day, window"
+        ),
+        pytest.param(lambda m: _edit(m, "Webinar", half_life_days=None), id="once, no decay"),
+        pytest.param(
+            lambda m: services.criterion_save(
+                scoring_model=m,
+                data={"name": "Web pricing", "type": "activity", "kinds": ["page_view"],
+                      "where": [{"field": "url", "op": "starts_with", "value": "/pricing"},
+                                {"field": "channel", "op": "equals", "value": "web"}],
+                      "points": 7, "half_life_days": 10, "window_days": 60},
+            ),
+            id="add decayed, two conditions",
+        ),
+        pytest.param(
+            lambda m: services.criterion_save(
+                scoring_model=m,
+                data={"name": "Anything", "type": "activity", "kinds": [], "points": 2,
+                      "cap": 9},
+            ),
+            id="add any kind",
+        ),
+        pytest.param(
+            lambda m: services.criterion_save(
+                scoring_model=m,
+                data={"name": "No webinar", "type": "inactivity", "kinds": ["webinar_attended"],
+                      "days": 30, "points": -5},
+            ),
+            id="add inactivity of a kind",
+        ),
     ],
 )  # fmt: skip
 def test_the_preview_equals_scoring_everything_with_the_draft(published, frozen, edit):
