@@ -30,7 +30,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from scoring.definition import (
@@ -354,9 +353,10 @@ class Totals:
 Evidence = dict[str, dict[int, tuple[int, int]]]  # criterion -> lead id -> (cents, count)
 
 
-def _stored(scores: QuerySet[LeadScore], names: set[str]) -> tuple[dict[int, int], Evidence]:
+def _stored(scoring_model: ScoringModel, names: set[str]) -> tuple[dict[int, int], Evidence]:
     """The stored totals in cents, and the stored points and evidence count of the named
     criteria, by lead."""
+    scores = LeadScore.objects.filter(scoring_model=scoring_model)
     before = {
         lead_id: int(total * 100)
         for lead_id, total in scores.values_list("lead_id", "total").iterator(chunk_size=20000)
@@ -412,11 +412,8 @@ def delta_totals(
 ) -> tuple[Totals, list[str]]:
     pairs = changed_criteria(published, draft)
     names = {c.name for pair in pairs for c in pair if c is not None}
-    scores = LeadScore.objects.filter(scoring_model=scoring_model)
-    if connection.vendor == "postgresql":
-        before, evidence = _stored_pg(scoring_model, names)
-    else:
-        before, evidence = _stored(scores, names)
+    stored = _stored_pg if connection.vendor == "postgresql" else _stored
+    before, evidence = stored(scoring_model, names)
     after = dict(before)
     lead_ids = set(before)
     for old, new in pairs:
