@@ -4,7 +4,9 @@
 leads (default 100,000) and their activities, publishes a B2B model and scores every lead once,
 then times the preview for the edits people make most. Data from an earlier run (same slug) is
 reused. Prints `name=value` lines; `whatif_seconds` is the typical edit (one criterion's points
-changed and one profile criterion added), the others are single edits.
+changed and one profile criterion added), the others are single edits: the MQL threshold, a
+window, decayed points, a property condition, a frequency, an inactivity period, and a new
+decayed criterion over every kind of activity.
 """
 
 import os
@@ -78,6 +80,8 @@ def _generate(count: int) -> None:
 
 
 def _prepare(count: int):  # type: ignore[no-untyped-def]
+    from django.db import connection
+
     from scoring.models import Lead, ScoringModel
     from scoring.rescoring import leads_rescore
     from scoring.services import scoring_model_load
@@ -85,6 +89,9 @@ def _prepare(count: int):  # type: ignore[no-untyped-def]
     existing = Lead.objects.filter(external_id__startswith=f"{SLUG}-l").count()
     if existing < count:
         _generate(count - existing)
+        # As autovacuum would before long; without statistics the planner guesses badly.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     model = ScoringModel.objects.filter(slug=SLUG).first()
     if model is None or model.published_version is None:
         model, _version = scoring_model_load(data=_model())
@@ -113,11 +120,19 @@ def _points(criteria: list, name: str, points: float) -> list:
     return [{**c, "points": points} if c["name"] == name else c for c in criteria]
 
 
+def _changed(criteria: list, name: str, **changes: object) -> list:
+    return [{**c, **changes} if c["name"] == name else c for c in criteria]
+
+
 def run() -> dict[str, float]:
     count = int(os.environ.get("BENCH_WHATIF_LEADS", "100000"))
     started = time.perf_counter()
     model = _prepare(count)
     setup = time.perf_counter() - started
+    pricing = {"field": "url", "op": "contains", "value": "pricing"}
+    not_jobs = {"field": "url", "op": "not_equals", "value": "/jobs/dev"}
+    anything = {"name": "Any activity", "type": "activity", "points": 2, "half_life_days": 30,
+                "cap": 40}  # fmt: skip
     cto = {"name": "CTO", "type": "attribute", "field": "lead.job_title", "op": "equals",
            "value": "CTO", "points": 25}  # fmt: skip
     edits = {
@@ -132,6 +147,13 @@ def run() -> dict[str, float]:
         },  # fmt: skip
         "whatif_decayed_points_seconds": lambda d: d
         | {"criteria": _points(d["criteria"], "Webinar or event", 70)},
+        "whatif_condition_seconds": lambda d: d
+        | {"criteria": _changed(d["criteria"], "Pricing page", where=[pricing, not_jobs])},
+        "whatif_frequency_seconds": lambda d: d
+        | {"criteria": _changed(d["criteria"], "Busy week", at_least=3)},
+        "whatif_inactivity_seconds": lambda d: d
+        | {"criteria": _changed(d["criteria"], "Gone quiet", days=60)},
+        "whatif_new_decayed_seconds": lambda d: d | {"criteria": [*d["criteria"], anything]},
     }
     figures = {"whatif_leads": float(count), "whatif_setup_seconds": round(setup, 1)}
     for name, edit in edits.items():

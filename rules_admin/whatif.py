@@ -6,12 +6,11 @@ from the stored scores of the published version and recomputes only the criteria
 - a criterion that only changed its points is rescaled from its stored evidence count, which is
   exact wherever no decay applies (attribute, frequency and inactivity criteria fire for their
   points; undecayed activity points are points x counted occurrences, then capped);
-- an activity criterion without property conditions or decay is, likewise, its points per
-  counted occurrence: on PostgreSQL one aggregate counts them per lead (the window tested with the
-  engine's own float arithmetic);
-- any other added or changed criterion is evaluated with the engine on just the data it reads
-  (one column of the leads, or the activities of its kinds with only their time and the
-  properties its conditions test; for inactivity, each lead's latest one).
+- on PostgreSQL, any other added or changed activity, frequency or inactivity criterion is
+  evaluated by the database over all leads at once (scoring.sqlengine), exactly as the engine
+  would; the few leads it cannot decide, and attribute criteria, go to the engine with just the
+  data they read (one column of the leads, or the activities of its kinds with only their time
+  and the properties its conditions test).
 The preview is over the leads the published version scores. When there is no published version,
 or the draft changes the audience, every lead is scored from scratch with both definitions.
 A sample of affected leads is always scored in full with both, for the before/after explanations.
@@ -55,6 +54,7 @@ from scoring.engine import (
 from scoring.models import Activity, Lead, LeadScore, ScoringModel
 from scoring.rescoring import activities_by_lead, activity_fact, lead_facts
 from scoring.services import scoring_model_draft_spec
+from scoring.sqlengine import criterion_amounts
 
 HISTOGRAM_BARS = 10
 
@@ -192,6 +192,13 @@ def _attribute_cents(
     return amounts
 
 
+# The leads the published version scores, as SQL for scoring.sqlengine.
+_SCORED_LEADS = (
+    f"SELECT lead_id FROM {LeadScore._meta.db_table} "  # noqa: S608 - fixed names
+    "WHERE scoring_model_id = %(model)s"
+)
+
+
 def _activity_cents(
     criterion: Criterion,
     scoring_model: ScoringModel,
@@ -199,13 +206,43 @@ def _activity_cents(
     lead_ids: set[int],
     now: datetime,
 ) -> dict[int, int]:
-    """Any non-attribute criterion: the engine over the activities of its kinds."""
+    """Any non-attribute criterion: on PostgreSQL by the database where it can decide, and by
+    the engine over the activities of its kinds elsewhere."""
     tz = timezone.get_default_timezone()
-    if connection.vendor == "postgresql" and _counts_suffice(criterion, draft):
-        return _counted_cents(criterion, scoring_model, now, tz)
+    if connection.vendor == "postgresql":
+        decided = criterion_amounts(
+            criterion,
+            draft,
+            leads=_SCORED_LEADS,
+            params={"model": scoring_model.pk},
+            now=now,
+            tz=tz,
+        )
+        if decided is not None:
+            amounts = {
+                lead_id: int(amount * 100)
+                for lead_id, (amount, _count) in decided.found.items()
+                if lead_id in lead_ids
+            }
+            undecided = decided.undecided & lead_ids
+            if undecided:
+                amounts |= _engine_cents(criterion, scoring_model, draft, undecided, now, tz)
+            return amounts
+    return _engine_cents(criterion, scoring_model, draft, lead_ids, now, tz)
+
+
+def _engine_cents(
+    criterion: Criterion,
+    scoring_model: ScoringModel,
+    draft: ModelSpec,
+    lead_ids: set[int],
+    now: datetime,
+    tz: tzinfo,
+) -> dict[int, int]:
+    """The engine over what the criterion reads of these leads' activities."""
     mini = replace(draft, criteria=(criterion,), audience=())
     if connection.vendor == "postgresql":
-        grouped = _activities_lean(criterion, scoring_model, now)
+        grouped = _activities_lean(criterion, now, lead_ids)
     else:
         grouped = _activities_orm(criterion, scoring_model)
     created: Mapping[int, datetime] = {}
@@ -242,22 +279,21 @@ def _activities_orm(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _lean_sql(criterion: Criterion, scoring_model: ScoringModel, now: datetime, select: str):  # type: ignore[no-untyped-def]
+def _lean_sql(criterion: Criterion, now: datetime, lead_ids: set[int], select: str):  # type: ignore[no-untyped-def]
     """FROM/WHERE over the activities of the criterion's kinds that happened by `now`, of the
-    leads the published version scores; with the SELECT list given."""
+    given leads; with the SELECT list given."""
     kinds = list(getattr(criterion, "kinds", ()))
     sql = (
         f"SELECT {select} FROM {Activity._meta.db_table} a "  # noqa: S608 - fixed names
-        f"JOIN {LeadScore._meta.db_table} s ON s.lead_id = a.lead_id "
-        f"AND s.scoring_model_id = %(model)s WHERE a.occurred_at <= %(now)s"
+        "WHERE a.lead_id = ANY(%(leads)s) AND a.occurred_at <= %(now)s"
     )
     if kinds:
         sql += " AND a.kind = ANY(%(kinds)s)"
-    return sql, {"model": scoring_model.pk, "now": now, "kinds": kinds}
+    return sql, {"leads": list(lead_ids), "now": now, "kinds": kinds}
 
 
 def _activities_lean(
-    criterion: Criterion, scoring_model: ScoringModel, now: datetime
+    criterion: Criterion, now: datetime, lead_ids: set[int]
 ) -> dict[int, list[ActivityFact]]:
     """What the criterion reads of each activity and nothing more: its time (as exact
     microseconds, cheaper to load than a timestamp) and the properties its `where` tests.
@@ -267,7 +303,7 @@ def _activities_lean(
         select = (
             "a.lead_id, MIN(a.kind), MAX((EXTRACT(EPOCH FROM a.occurred_at) * 1000000)::bigint)"
         )
-        sql, params = _lean_sql(criterion, scoring_model, now, select)
+        sql, params = _lean_sql(criterion, now, lead_ids, select)
         sql += " GROUP BY a.lead_id"
         fields: list[str] = []
     else:
@@ -283,7 +319,7 @@ def _activities_lean(
             ["a.lead_id", "a.kind", "(EXTRACT(EPOCH FROM a.occurred_at) * 1000000)::bigint"]
             + values
         )
-        sql, params = _lean_sql(criterion, scoring_model, now, select)
+        sql, params = _lean_sql(criterion, now, lead_ids, select)
         params |= {f"field_{i}": name for i, name in enumerate(fields)}
     grouped: dict[int, list[ActivityFact]] = defaultdict(list)
     with connection.cursor() as cursor:
@@ -301,44 +337,6 @@ def _activities_lean(
                     )
                 )
     return grouped
-
-
-def _counts_suffice(criterion: Criterion, draft: ModelSpec) -> bool:
-    """Whether a count per lead is all the engine needs: an activity criterion without
-    property conditions or decay is worth its points per counted occurrence, then capped."""
-    return (
-        isinstance(criterion, ActivityCriterion)
-        and not criterion.where
-        and not _effective_half_life(criterion, draft)
-    )
-
-
-def _counted_cents(
-    criterion: ActivityCriterion, scoring_model: ScoringModel, now: datetime, tz: tzinfo
-) -> dict[int, int]:
-    """Counted occurrences per lead by one aggregate, turned into the engine's amount.
-
-    The window test is the engine's own float arithmetic (microseconds / 10**6 / 86400 <
-    window_days) in PostgreSQL's IEEE doubles, so the same activities count.
-    """
-    if criterion.count == "per_day":
-        counted = "COUNT(DISTINCT (a.occurred_at AT TIME ZONE %(tz)s)::date)"
-    elif criterion.count == "once":
-        counted = "1"
-    else:
-        counted = "COUNT(*)"
-    sql, params = _lean_sql(criterion, scoring_model, now, f"a.lead_id, {counted}")
-    if criterion.window_days is not None:
-        sql += (
-            " AND ((EXTRACT(EPOCH FROM (%(now)s - a.occurred_at)) * 1000000)::bigint::float8"
-            " / 1000000 / 86400.0) < %(window)s::float8"
-        )
-        params["window"] = float(criterion.window_days)
-    sql += " GROUP BY a.lead_id"
-    params["tz"] = str(tz)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {lead_id: _rescaled_cents(criterion, count) for lead_id, count in cursor.fetchall()}
 
 
 # --- the preview ---------------------------------------------------------------------------------
@@ -389,9 +387,11 @@ def _stored_pg(scoring_model: ScoringModel, names: set[str]) -> tuple[dict[int, 
         before = dict(cursor.fetchall())
         if not names:
             return before, evidence
-        # Points are stored as JSON numbers; float8 reads them as json.loads would.
+        # Points are stored as JSON numbers of at most two decimals (json.dumps of a float
+        # prints its shortest repr, which is what _cents reads), so numeric cents are exact.
         cursor.execute(
-            f"SELECT s.lead_id, item ->> 'criterion', (item ->> 'points')::float8, "  # noqa: S608
+            "SELECT s.lead_id, item ->> 'criterion', "  # noqa: S608
+            "((item ->> 'points')::numeric * 100)::bigint, "
             f"(item ->> 'evidence_count')::int FROM {table} s "
             "CROSS JOIN LATERAL jsonb_array_elements(s.explanation) AS item "
             "WHERE s.scoring_model_id = %(model)s AND s.explanation @> ANY(%(mentions)s::jsonb[]) "
@@ -402,8 +402,8 @@ def _stored_pg(scoring_model: ScoringModel, names: set[str]) -> tuple[dict[int, 
                 "names": list(names),
             },
         )
-        for lead_id, name, points, count in cursor.fetchall():
-            evidence[name][lead_id] = (_cents(points), count)
+        for lead_id, name, cents, count in cursor.fetchall():
+            evidence[name][lead_id] = (cents, count)
     return before, evidence
 
 

@@ -353,9 +353,15 @@ def _activity_amount(
         amount = math.fsum(points * 0.5 ** (s.age_days / half_life) for s in matches)
     else:
         amount = float(points) * len(matches)
+    return capped_points(criterion, amount), len(matches)
+
+
+def capped_points(criterion: ActivityCriterion, amount: float) -> Decimal:
+    """An activity criterion's summed worth, capped in the direction of its points, rounded."""
     if criterion.cap is not None:
+        points = criterion.points
         amount = min(amount, criterion.cap) if points > 0 else max(amount, -criterion.cap)
-    return round_points(amount), len(matches)
+    return round_points(amount)
 
 
 def _burst(matches: list[_Seen], within_days: Number) -> list[_Seen]:

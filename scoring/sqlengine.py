@@ -1,0 +1,393 @@
+"""The engine's activity, frequency and inactivity criteria as PostgreSQL queries.
+
+Bulk work asks the database for one criterion's result over many leads at once instead of loading
+every activity into Python. The queries reproduce `scoring.engine` exactly, or say where they
+cannot:
+
+- A condition is three-valued: true, false, or NULL where PostgreSQL cannot be sure to coerce a
+  value as the engine does (a decimal with more digits than a float keeps, a string made of
+  non-ASCII blanks, icontains on non-ASCII text). A lead with such an activity is *undecided* and
+  goes to the engine.
+- Ages are the engine's own arithmetic (microseconds / 10**6 / 86400) in IEEE doubles, and decay
+  is the same pow() of the same C library. Only the order of summing decayed worths differs (the
+  engine sums exactly), so a decayed sum whose cents that difference could change is undecided.
+- A criterion the database cannot evaluate at all gives None: a frequency span that is no whole
+  number of microseconds or longer than 1,000 days, an icontains needle that is not ASCII.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from .definition import (
+    ActivityCriterion,
+    Condition,
+    Criterion,
+    FrequencyCriterion,
+    InactivityCriterion,
+    ModelSpec,
+)
+from .engine import _as_number, capped_points, round_points
+from .models import Activity, Lead
+
+_ACTIVITY = Activity._meta.db_table
+_LEAD = Lead._meta.db_table
+# The engine's age in days, in the same float operations (see engine.py).
+_AGE = (
+    "((EXTRACT(EPOCH FROM (%(c_now)s::timestamptz - {at})) * 1000000)::bigint::float8"
+    " / 1000000 / 86400.0)"
+)
+_ULP = 2.0**-52
+_LONGEST_SPAN_DAYS = 1000
+
+
+@dataclass
+class Amounts:
+    found: dict[int, tuple[Decimal, int]]  # lead id -> (amount, evidence) where it contributes
+    undecided: set[int]  # leads to evaluate with the engine
+
+
+class _Params:
+    """Query parameters under generated names (c_0, c_1, ...), beside the caller's."""
+
+    def __init__(self, **fixed: Any) -> None:
+        self.values: dict[str, Any] = {f"c_{k}": v for k, v in fixed.items()}
+
+    def add(self, value: Any) -> str:
+        name = f"c_{len(self.values)}"
+        self.values[name] = value
+        return f"%({name})s"
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+# Visible ASCII: str.strip() keeps it, so a string holding one is set.
+_VISIBLE = "'[!-~]'"
+# Only blanks that str.strip() removes, as the engine's is_set does.
+_BLANK = r"'^[ \t\n\r\v\f]*$'"
+# Printable ASCII and those blanks: strip() and lower() treat them as PostgreSQL does.
+_PLAIN = r"'^[ -~\t\n\r\v\f]*$'"
+_INTEGER = "'^-?[0-9]+$'"
+_DECIMAL_TEXT = r"'^[+-]?[0-9]+(\.[0-9]+)?$'"
+
+
+class _Value:
+    """SQL for one JSON value (a jsonb expression) as the engine coerces it: each coercion has a
+    value (NULL when the engine gets None) and a `sure` test (false where it may not match)."""
+
+    def __init__(self, json: str) -> None:
+        self.type = f"jsonb_typeof({json})"
+        self.json = json
+        self.text = f"({json} #>> '{{}}')"
+
+    def is_set(self) -> str:
+        t = self.text
+        return (
+            f"(CASE {self.type} WHEN 'string' THEN (CASE WHEN {t} ~ {_VISIBLE} THEN true "
+            f"WHEN {t} ~ {_BLANK} THEN false END) "
+            f"WHEN 'array' THEN {self.json} <> '[]'::jsonb "
+            f"WHEN 'object' THEN {self.json} <> '{{}}'::jsonb "
+            "WHEN 'number' THEN true WHEN 'boolean' THEN true ELSE false END)"
+        )
+
+    def as_text(self) -> tuple[str, str]:
+        # A JSON number reaches the engine through json.loads: integers print back the same,
+        # decimals may not (1.10 -> "1.1").
+        value = f"(CASE WHEN {self.type} IN ('string', 'boolean', 'number') THEN {self.text} END)"
+        sure = f"(coalesce({self.type}, '') <> 'number' OR {self.text} ~ {_INTEGER})"
+        return value, sure
+
+    def as_number(self) -> tuple[str, str]:
+        t = self.text
+        value = (
+            f"(CASE {self.type} WHEN 'number' THEN {t}::numeric "
+            f"WHEN 'string' THEN (CASE WHEN {t} ~ {_DECIMAL_TEXT} THEN {t}::numeric END) END)"
+        )
+        # A float keeps 15 significant digits; a string without digits never is a finite Decimal.
+        sure = (
+            f"(CASE {self.type} WHEN 'number' THEN {t} ~ {_INTEGER} "
+            f"OR length(regexp_replace({t}, '[^0-9]', '', 'g')) <= 15 "
+            f"WHEN 'string' THEN {t} ~ {_DECIMAL_TEXT} OR {t} !~ '[0-9]' ELSE true END)"
+        )
+        return value, sure
+
+    def as_bool(self) -> tuple[str, str]:
+        t = self.text
+        blanks = r"[ \t\n\r\v\f]*"
+        value = (
+            f"(CASE {self.type} WHEN 'boolean' THEN {t}::boolean "
+            f"WHEN 'number' THEN (CASE {t} WHEN '1' THEN true WHEN '0' THEN false END) "
+            f"WHEN 'string' THEN (CASE WHEN {t} ~* '^{blanks}(true|1|yes){blanks}$' THEN true "
+            f"WHEN {t} ~* '^{blanks}(false|0|no){blanks}$' THEN false END) END)"
+        )
+        sure = f"(coalesce({self.type}, '') <> 'string' OR {t} ~ {_PLAIN})"
+        return value, sure
+
+
+def _decided(sure: str, test: str) -> str:
+    """True or false where sure, NULL (undecided) elsewhere."""
+    return f"(CASE WHEN {sure} THEN coalesce({test}, false) END)"
+
+
+def _equals(value: _Value, item: object, params: _Params) -> str:
+    if isinstance(item, bool):
+        found, sure = value.as_bool()
+        return _decided(sure, f"{found} = {params.add(item)}")
+    if isinstance(item, int | float):
+        found, sure = value.as_number()
+        return _decided(sure, f"{found} = {params.add(_as_number(item))}::numeric")
+    found, sure = value.as_text()
+    return _decided(sure, f"{found} = {params.add(item)}::text")
+
+
+def _matches(op: str, expected: object, value: _Value, params: _Params) -> str | None:
+    """The engine's `_matches` (before negation) as a three-valued SQL test."""
+    if op in ("is_set", "is_not_set"):
+        return value.is_set() if op == "is_set" else f"(NOT {value.is_set()})"
+    if expected is None:
+        return "false"
+    items = expected if isinstance(expected, tuple) else (expected,)
+    if op in ("equals", "in"):
+        test = " OR ".join(_equals(value, item, params) for item in items)
+    elif op in ("contains", "icontains", "starts_with"):
+        found, sure = value.as_text()
+        needle = str(items[0])
+        if op == "icontains":
+            if not needle.isascii():
+                return None
+            # For ASCII text, casefold() is lower(); other text goes to the engine.
+            sure = f"({sure} AND {found} ~ {_PLAIN})"
+            test = f'strpos(lower({found} COLLATE "C"), {params.add(needle.lower())}) > 0'
+        elif op == "contains":
+            test = f"strpos({found}, {params.add(needle)}) > 0"
+        else:
+            test = f"left({found}, {len(needle)}) = {params.add(needle)}"
+        test = _decided(sure, test)
+    else:
+        low, high = _as_number(items[0]), _as_number(items[-1])
+        if low is None or high is None:
+            return "false"
+        found, sure = value.as_number()
+        if op == "gte":
+            test = _decided(sure, f"{found} >= {params.add(low)}::numeric")
+        elif op == "lte":
+            test = _decided(sure, f"{found} <= {params.add(high)}::numeric")
+        elif op == "between":
+            test = _decided(
+                sure, f"{found} BETWEEN {params.add(low)}::numeric AND {params.add(high)}::numeric"
+            )
+        else:
+            return None
+    return f"({value.is_set()} AND ({test}))"
+
+
+def condition_sql(condition: Condition, json: str, params: _Params) -> str | None:
+    """A condition on the jsonb value `json`, three-valued (NULL: ask the engine); None when
+    the database cannot evaluate it."""
+    if condition.op in ("not_equals", "not_in"):
+        test = _matches(condition.op.removeprefix("not_"), condition.value, _Value(json), params)
+        return None if test is None else f"(NOT {test})"
+    return _matches(condition.op, condition.value, _Value(json), params)
+
+
+def _where_sql(conditions: tuple[Condition, ...], params: _Params) -> str | None:
+    tests = []
+    for condition in conditions:
+        # `channel` is a column; the engine reads it as a property (see activity_fact).
+        json = (
+            "to_jsonb(a.channel)"
+            if condition.field == "channel"
+            else f"(a.properties -> {params.add(condition.field)})"
+        )
+        test = condition_sql(condition, json, params)
+        if test is None:
+            return None
+        tests.append(test)
+    return " AND ".join(tests) if tests else "true"
+
+
+# --- criteria ------------------------------------------------------------------------------------
+
+
+def _seen_sql(
+    criterion: ActivityCriterion | FrequencyCriterion, leads: str, params: _Params
+) -> str | None:
+    """The activities the criterion looks at, by now and in its window, each with its age and
+    whether its properties match (`m`, three-valued)."""
+    match = _where_sql(criterion.where, params)
+    if match is None:
+        return None
+    age = _AGE.format(at="a.occurred_at")
+    sql = (
+        f"SELECT a.lead_id, a.occurred_at, {age} AS age, {match} AS m "
+        f"FROM {_ACTIVITY} a JOIN ({leads}) l ON l.lead_id = a.lead_id "
+        "WHERE a.occurred_at <= %(c_now)s"
+    )
+    if criterion.kinds:
+        sql += f" AND a.kind = ANY({params.add(list(criterion.kinds))})"
+    if criterion.window_days is not None:
+        window = params.add(float(criterion.window_days))
+        # The time bound (a second wider than the window) lets an index find the rows; the age
+        # test decides.
+        sql += (
+            f" AND a.occurred_at > %(c_now)s::timestamptz - make_interval(secs => "
+            f"{window}::float8 * 86400 + 1) AND {age} < {window}::float8"
+        )
+    return sql
+
+
+def _activity_sql(
+    criterion: ActivityCriterion, half_life: float | None, seen: str, tz: tzinfo, params: _Params
+) -> str:
+    """Per lead: how many occurrences count, their decayed worth (without decay: NULL), and
+    whether any activity was undecided."""
+    if criterion.count == "each":
+        counted = "SELECT lead_id, age, m, m IS NULL AS u FROM seen"
+    else:
+        # once: the newest match; per_day: the newest match of each calendar day in `tz`.
+        day = (
+            ""
+            if criterion.count == "once"
+            else f", (occurred_at AT TIME ZONE {params.add(str(tz))})::date"
+        )
+        counted = (
+            "SELECT lead_id, min(age) FILTER (WHERE m) AS age, bool_or(m) AS m, "
+            f"bool_or(m IS NULL) AS u FROM seen GROUP BY lead_id{day}"
+        )
+    worth = "NULL::float8"
+    if half_life:
+        points, half = params.add(float(criterion.points)), params.add(float(half_life))
+        worth = f"sum({points}::float8 * power(0.5::float8, age / {half}::float8)) FILTER (WHERE m)"
+    return (
+        f"WITH seen AS ({seen}), counted AS ({counted}) "
+        f"SELECT lead_id, count(*) FILTER (WHERE m), {worth}, coalesce(bool_or(u), false) "
+        "FROM counted GROUP BY lead_id HAVING bool_or(m) OR bool_or(u)"
+    )
+
+
+def _frequency_sql(criterion: FrequencyCriterion, seen: str, params: _Params) -> str | None:
+    """Per lead: the most matches within a span of within_days, and whether any was undecided."""
+    micros = Decimal(repr(criterion.within_days)) * 86400 * 10**6
+    if micros != micros.to_integral_value() or criterion.within_days > _LONGEST_SPAN_DAYS:
+        # Beyond that the engine's float division can no longer tell the span's end apart.
+        return None
+    span = params.add(f"{int(micros)} microseconds")
+    return (
+        f"WITH seen AS ({seen}) SELECT lead_id, coalesce(max(c), 0), bool_or(m IS NULL) FROM "
+        "(SELECT lead_id, m, count(*) FILTER (WHERE m) OVER (PARTITION BY lead_id "
+        f"ORDER BY occurred_at RANGE BETWEEN CURRENT ROW AND {span}::interval FOLLOWING) AS c "
+        f"FROM seen) spans GROUP BY lead_id "
+        f"HAVING max(c) >= {params.add(criterion.at_least)} OR bool_or(m IS NULL)"
+    )
+
+
+def _inactivity_sql(criterion: InactivityCriterion, leads: str, params: _Params) -> str:
+    """The leads the criterion fires for: no activity (of its kinds) by now, nor a creation
+    date, within `days`."""
+    kinds = f" AND a.kind = ANY({params.add(list(criterion.kinds))})" if criterion.kinds else ""
+    latest = (
+        f"SELECT a.lead_id, max(a.occurred_at) AS at FROM {_ACTIVITY} a "
+        f"JOIN ({leads}) l ON l.lead_id = a.lead_id WHERE a.occurred_at <= %(c_now)s{kinds} "
+        "GROUP BY a.lead_id"
+    )
+    # The newest activity has the smallest age; least() skips a missing one.
+    return (
+        f"SELECT l.lead_id FROM ({leads}) l JOIN {_LEAD} d ON d.id = l.lead_id "
+        f"LEFT JOIN ({latest}) x ON x.lead_id = l.lead_id "
+        f"WHERE coalesce(least({_AGE.format(at='x.at')}, {_AGE.format(at='d.created_at')}) "
+        f">= {params.add(float(criterion.days))}::float8, true)"
+    )
+
+
+def _cap(criterion: ActivityCriterion, amount: float) -> float:
+    if criterion.cap is None:
+        return amount
+    return min(amount, criterion.cap) if criterion.points > 0 else max(amount, -criterion.cap)
+
+
+def _decayed_amount(criterion: ActivityCriterion, total: float, terms: int) -> Decimal | None:
+    """The engine's amount for decayed worths whose running sum is `total`, or None when their
+    exact sum (the engine's) could round to other cents: the running sum is off by at most
+    (terms + 1) ulps of their magnitude, each worth being at most |points|."""
+    error = (terms + 1) * _ULP * abs(float(criterion.points)) * terms if terms > 1 else 0.0
+    low, high = _cap(criterion, total - error) * 100, _cap(criterion, total + error) * 100
+    # Well inside one cent (no half cent within reach, even after float error): read it off.
+    if (
+        abs(high) < 1e9
+        and abs(low % 1 - 0.5) > 1e-6
+        and abs(high % 1 - 0.5) > 1e-6
+        and math.floor(low + 0.5) == math.floor(high + 0.5)
+    ):
+        cents = math.floor(low + 0.5)
+        return Decimal(cents).scaleb(-2) if cents else Decimal("0.00")
+    exact = capped_points(criterion, total - error)
+    return exact if exact == capped_points(criterion, total + error) else None
+
+
+def criterion_amounts(
+    criterion: Criterion,
+    spec: ModelSpec,
+    *,
+    leads: str,
+    params: Mapping[str, Any],
+    now: datetime,
+    tz: tzinfo,
+) -> Amounts | None:
+    """An activity, frequency or inactivity criterion of `spec` over the leads `leads` (SQL
+    yielding a column lead_id, with `params`), as the engine scores it at `now`; None when the
+    database cannot evaluate it (then use the engine)."""
+    query = _Params(now=now)
+    found: dict[int, tuple[Decimal, int]] = {}
+    undecided: set[int] = set()
+    if isinstance(criterion, InactivityCriterion):
+        sql = _inactivity_sql(criterion, leads, query)
+        amount = round_points(criterion.points)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, **query.values})
+            return Amounts({lead_id: (amount, 1) for (lead_id,) in cursor.fetchall()}, undecided)
+    if not isinstance(criterion, ActivityCriterion | FrequencyCriterion):
+        return None
+    seen = _seen_sql(criterion, leads, query)
+    if seen is None:
+        return None
+    if isinstance(criterion, FrequencyCriterion):
+        sql = _frequency_sql(criterion, seen, query)
+        if sql is None:
+            return None
+        amount = round_points(criterion.points)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**params, **query.values})
+            for lead_id, burst, unsure in cursor.fetchall():
+                if unsure:
+                    undecided.add(lead_id)
+                elif burst >= criterion.at_least:
+                    found[lead_id] = (amount, burst)
+        return Amounts(found, undecided)
+    half_life = criterion.half_life_days or spec.decay_half_life_days
+    sql = _activity_sql(criterion, half_life, seen, tz, query)
+    # Without decay the amount depends on the count alone.
+    by_count: dict[int, Decimal] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, **query.values})
+        for lead_id, count, worth, unsure in cursor.fetchall():
+            if unsure:
+                undecided.add(lead_id)
+                continue
+            if not count:
+                continue
+            if half_life:
+                amount = _decayed_amount(criterion, worth, count)
+                if amount is None:
+                    undecided.add(lead_id)
+                    continue
+            elif (amount := by_count.get(count)) is None:
+                amount = by_count[count] = capped_points(criterion, float(criterion.points) * count)
+            found[lead_id] = (amount, count)
+    return Amounts(found, undecided)
