@@ -553,7 +553,11 @@ def _score(
             amount, evidence = round_points(criterion.points), 1
         if evidence:
             contributions.append(Contribution(criterion.name, criterion.type, amount, evidence))
+    return score_of(spec, contributions)
 
+
+def score_of(spec: ModelSpec, contributions: Sequence[Contribution]) -> LeadScoreResult:
+    """Totals, band, grade and MQL from a lead's contributions (in model order)."""
     with localcontext(_CONTEXT):
         fit = sum((c.points for c in contributions if c.type == "attribute"), Decimal("0.00"))
         engagement = sum(

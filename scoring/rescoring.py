@@ -15,10 +15,22 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .crossings import crossings_record, scores_lock
-from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
-from .engine import ActivityFact, LeadFacts, LeadScoreResult, applies_to, score_lead
+from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, AttributeCriterion, ModelSpec, parse_model
+from .engine import (
+    ActivityFact,
+    Contribution,
+    LeadFacts,
+    LeadScoreResult,
+    applies_to,
+    condition_matches,
+    lead_value,
+    round_points,
+    score_lead,
+    score_of,
+)
 from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
 from .signals import scores_stored
+from .sqlengine import criteria_amounts
 from .staging import copy_to_stage
 
 CHUNK_SIZE = 1000
@@ -162,10 +174,14 @@ class ChunkScores:
 def compute_scores(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime | None
 ) -> ChunkScores:
-    """Score the leads in memory.
+    """Score the leads: on PostgreSQL the database evaluates the activity criteria, elsewhere
+    the engine everything.
 
-    With `now` None each lead is evaluated at its stored score's computed_at (for verification).
+    With `now` None each lead is evaluated at its stored score's computed_at (for verification,
+    always by the engine).
     """
+    if now is not None and connection.vendor == "postgresql":
+        return _compute_scores_sql(lead_ids=lead_ids, models=models, now=now)
     leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
     stored_at: dict[tuple[int, int], datetime] = {}
     if now is None:
@@ -198,6 +214,122 @@ def compute_scores(
             chunk.rows.append(_score_row(lead_id, model, result, at))
         if lead_activities:
             chunk.latest[lead_id] = max(lead_activities, key=lambda a: a.occurred_at)
+    return chunk
+
+
+_LEAD_COLUMNS = (
+    "pk", *LEAD_FIELDS, "attributes", "account_id",
+    *(f"account__{name}" for name in ACCOUNT_FIELDS), "account__attributes",
+)  # fmt: skip
+
+
+def leads_facts(lead_ids: Sequence[int]) -> list[tuple[int, LeadFacts]]:
+    """`lead_facts` of many leads from one query of plain values (no model instances)."""
+    n = len(LEAD_FIELDS)
+    created = LEAD_FIELDS.index("created_at")
+    facts = []
+    for row in Lead.objects.filter(pk__in=lead_ids).values_list(*_LEAD_COLUMNS):
+        fields, account_id, account = row[1 : n + 1], row[n + 2], row[n + 3 :]
+        facts.append(
+            (
+                row[0],
+                LeadFacts(
+                    fields=dict(zip(LEAD_FIELDS, fields, strict=True)),
+                    attributes=row[n + 1] or {},
+                    account_fields=None
+                    if account_id is None
+                    else dict(zip(ACCOUNT_FIELDS, account[:-1], strict=True)),
+                    account_attributes=None if account_id is None else (account[-1] or {}),
+                    created_at=fields[created],
+                ),
+            )
+        )
+    return facts
+
+
+def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
+    """Each lead's latest activity (the trigger of a handoff), in one query."""
+    if not lead_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT ON (lead_id) lead_id, kind, occurred_at "  # noqa: S608
+            f"FROM {Activity._meta.db_table} WHERE lead_id = ANY(%s) "
+            "ORDER BY lead_id, occurred_at DESC",
+            [list(lead_ids)],
+        )
+        return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
+
+
+def _compute_scores_sql(
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
+) -> ChunkScores:
+    """`compute_scores` with the activity, frequency and inactivity criteria of each model
+    evaluated by PostgreSQL in one statement per model (scoring.sqlengine), attribute criteria
+    and audiences by the engine's conditions, and whatever the database leaves undecided by the
+    engine itself."""
+    tz = timezone.get_default_timezone()
+    leads = leads_facts(lead_ids)
+    facts_by_id = dict(leads)
+    chunk = ChunkScores([], defaultdict(list), len(leads), {})
+    by_engine: dict[int, list[PublishedModel]] = defaultdict(list)
+    for model in models:
+        spec = model.spec
+        inside = []
+        for lead_id, facts in leads:
+            if applies_to(spec, facts):
+                inside.append(lead_id)
+            else:
+                chunk.outside[model.scoring_model_id].append(lead_id)
+        if not inside:
+            continue
+        enabled = [c for c in spec.criteria if c.enabled]
+        others = [c for c in enabled if not isinstance(c, AttributeCriterion)]
+        results = criteria_amounts(
+            others,
+            spec,
+            leads="SELECT unnest(%(ids)s::bigint[]) AS lead_id",
+            params={"ids": inside},
+            now=now,
+            tz=tz,
+            lead_range=(min(inside), max(inside)),
+        )
+        if any(result is None for result in results):
+            for lead_id in inside:
+                by_engine[lead_id].append(model)
+            continue
+        undecided = set().union(*(result.undecided for result in results if result))
+        found = iter(result.found for result in results if result)
+        # Per enabled criterion: an attribute's condition and its contribution, or what the
+        # database found.
+        slots = [
+            (c.condition, Contribution(c.name, c.type, round_points(c.points), 1))
+            if isinstance(c, AttributeCriterion)
+            else (None, (c, next(found)))
+            for c in enabled
+        ]
+        for lead_id in inside:
+            if lead_id in undecided:
+                by_engine[lead_id].append(model)
+                continue
+            facts = facts_by_id[lead_id]
+            contributions = []
+            for condition, slot in slots:
+                if condition is not None:
+                    if condition_matches(condition, lead_value(facts, condition.field)):
+                        contributions.append(slot)
+                elif (amount := slot[1].get(lead_id)) is not None:
+                    criterion = slot[0]
+                    contributions.append(Contribution(criterion.name, criterion.type, *amount))
+            chunk.rows.append(_score_row(lead_id, model, score_of(spec, contributions), now))
+    if by_engine:
+        activities = activities_by_lead(list(by_engine))
+        for lead_id, inside_models in by_engine.items():
+            facts, lead_activities = facts_by_id[lead_id], activities.get(lead_id, ())
+            for model in inside_models:
+                result = score_lead(model.spec, facts, lead_activities, now, tz)
+                chunk.rows.append(_score_row(lead_id, model, result, now))
+    chunk.latest = latest_activities([row.lead_id for row in chunk.rows if row.mql])
     return chunk
 
 

@@ -18,7 +18,7 @@ cannot:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -216,38 +216,28 @@ def _where_sql(conditions: tuple[Condition, ...], params: _Params) -> str | None
 # --- criteria ------------------------------------------------------------------------------------
 
 
-def _seen_sql(
-    criterion: ActivityCriterion | FrequencyCriterion, leads: str, params: _Params
-) -> str | None:
-    """The activities the criterion looks at, by now and in its window, each with its age and
-    whether its properties match (`m`, three-valued)."""
+def _seen_sql(criterion: ActivityCriterion | FrequencyCriterion, params: _Params) -> str | None:
+    """The activities the criterion looks at (from `acts`, which holds those that happened by
+    now), in its window, each with its age and whether its properties match (`m`, three-valued)."""
     match = _where_sql(criterion.where, params)
     if match is None:
         return None
-    age = _AGE.format(at="a.occurred_at")
-    sql = (
-        f"SELECT a.lead_id, a.occurred_at, {age} AS age, {match} AS m "
-        f"FROM {_ACTIVITY} a JOIN ({leads}) l ON l.lead_id = a.lead_id "
-        "WHERE a.occurred_at <= %(c_now)s"
-    )
+    sql = f"SELECT a.lead_id, a.occurred_at, a.age, {match} AS m FROM acts a WHERE true"
     if criterion.kinds:
         sql += f" AND a.kind = ANY({params.add(list(criterion.kinds))})"
     if criterion.window_days is not None:
-        window = params.add(float(criterion.window_days))
-        # The time bound (a second wider than the window) lets an index find the rows; the age
-        # test decides.
-        sql += (
-            f" AND a.occurred_at > %(c_now)s::timestamptz - make_interval(secs => "
-            f"{window}::float8 * 86400 + 1) AND {age} < {window}::float8"
-        )
+        sql += f" AND a.age < {params.add(float(criterion.window_days))}::float8"
     return sql
 
 
 def _activity_sql(
-    criterion: ActivityCriterion, half_life: float | None, seen: str, tz: tzinfo, params: _Params
-) -> str:
+    criterion: ActivityCriterion, half_life: float | None, tz: tzinfo, params: _Params
+) -> str | None:
     """Per lead: how many occurrences count, their decayed worth (without decay: NULL), and
     whether any activity was undecided."""
+    seen = _seen_sql(criterion, params)
+    if seen is None:
+        return None
     if criterion.count == "each":
         counted = "SELECT lead_id, age, m, m IS NULL AS u FROM seen"
     else:
@@ -272,38 +262,79 @@ def _activity_sql(
     )
 
 
-def _frequency_sql(criterion: FrequencyCriterion, seen: str, params: _Params) -> str | None:
+def _frequency_sql(criterion: FrequencyCriterion, params: _Params) -> str | None:
     """Per lead: the most matches within a span of within_days, and whether any was undecided."""
     micros = Decimal(repr(criterion.within_days)) * 86400 * 10**6
     if micros != micros.to_integral_value() or criterion.within_days > _LONGEST_SPAN_DAYS:
         # Beyond that the engine's float division can no longer tell the span's end apart.
         return None
+    seen = _seen_sql(criterion, params)
+    if seen is None:
+        return None
     span = params.add(f"{int(micros)} microseconds")
     return (
-        f"WITH seen AS ({seen}) SELECT lead_id, coalesce(max(c), 0), bool_or(m IS NULL) FROM "
-        "(SELECT lead_id, m, count(*) FILTER (WHERE m) OVER (PARTITION BY lead_id "
+        "SELECT lead_id, coalesce(max(c), 0), NULL::float8, coalesce(bool_or(m IS NULL), false) "
+        "FROM (SELECT lead_id, m, count(*) FILTER (WHERE m) OVER (PARTITION BY lead_id "
         f"ORDER BY occurred_at RANGE BETWEEN CURRENT ROW AND {span}::interval FOLLOWING) AS c "
-        f"FROM seen) spans GROUP BY lead_id "
+        f"FROM ({seen}) seen) spans GROUP BY lead_id "
         f"HAVING max(c) >= {params.add(criterion.at_least)} OR bool_or(m IS NULL)"
     )
 
 
-def _inactivity_sql(criterion: InactivityCriterion, leads: str, params: _Params) -> str:
+def _inactivity_sql(criterion: InactivityCriterion, params: _Params) -> str:
     """The leads the criterion fires for: no activity (of its kinds) by now, nor a creation
     date, within `days`."""
-    kinds = f" AND a.kind = ANY({params.add(list(criterion.kinds))})" if criterion.kinds else ""
-    latest = (
-        f"SELECT a.lead_id, max(a.occurred_at) AS at FROM {_ACTIVITY} a "
-        f"JOIN ({leads}) l ON l.lead_id = a.lead_id WHERE a.occurred_at <= %(c_now)s{kinds} "
-        "GROUP BY a.lead_id"
-    )
-    # The newest activity has the smallest age; least() skips a missing one.
+    kinds = f" WHERE a.kind = ANY({params.add(list(criterion.kinds))})" if criterion.kinds else ""
+    # least() skips a lead without activities.
     return (
-        f"SELECT l.lead_id FROM ({leads}) l JOIN {_LEAD} d ON d.id = l.lead_id "
-        f"LEFT JOIN ({latest}) x ON x.lead_id = l.lead_id "
-        f"WHERE coalesce(least({_AGE.format(at='x.at')}, {_AGE.format(at='d.created_at')}) "
+        "SELECT l.lead_id, 1::bigint, NULL::float8, false "
+        f"FROM leads l JOIN {_LEAD} d ON d.id = l.lead_id "
+        f"LEFT JOIN (SELECT a.lead_id, min(a.age) AS age FROM acts a{kinds} GROUP BY a.lead_id) x "
+        f"ON x.lead_id = l.lead_id WHERE coalesce(least(x.age, {_AGE.format(at='d.created_at')}) "
         f">= {params.add(float(criterion.days))}::float8, true)"
     )
+
+
+def _criterion_sql(
+    criterion: Criterion, spec: ModelSpec, tz: tzinfo, params: _Params
+) -> str | None:
+    """Rows (lead_id, count, decayed worth, undecided) for one criterion; None when the
+    database cannot evaluate it."""
+    if isinstance(criterion, InactivityCriterion):
+        return _inactivity_sql(criterion, params)
+    if isinstance(criterion, FrequencyCriterion):
+        return _frequency_sql(criterion, params)
+    if isinstance(criterion, ActivityCriterion):
+        half_life = criterion.half_life_days or spec.decay_half_life_days
+        return _activity_sql(criterion, half_life, tz, params)
+    return None
+
+
+def _acts_sql(
+    criteria: Sequence[Criterion], params: _Params, lead_range: tuple[int, int] | None
+) -> str:
+    """The activities of `leads` that happened by now, with their age: read once for all
+    criteria, narrowed to their kinds and windows when every criterion has some."""
+    sql = (
+        f"SELECT a.lead_id, a.kind, a.occurred_at, a.channel, a.properties, "
+        f"{_AGE.format(at='a.occurred_at')} AS age "
+        f"FROM {_ACTIVITY} a JOIN leads l ON l.lead_id = a.lead_id "
+        "WHERE a.occurred_at <= %(c_now)s"
+    )
+    if lead_range is not None:
+        sql += f" AND a.lead_id BETWEEN {params.add(lead_range[0])} AND {params.add(lead_range[1])}"
+    kinds = [getattr(c, "kinds", ()) for c in criteria]
+    if all(kinds):
+        sql += f" AND a.kind = ANY({params.add(sorted({k for ks in kinds for k in ks}))})"
+    windows = [getattr(c, "window_days", None) for c in criteria]
+    if all(w is not None for w in windows):
+        # A second wider than the widest window lets an index find the rows; the age decides.
+        widest = params.add(float(max(windows)))  # type: ignore[type-var]
+        sql += (
+            " AND a.occurred_at > %(c_now)s::timestamptz - make_interval(secs => "
+            f"{widest}::float8 * 86400 + 1)"
+        )
+    return sql
 
 
 def _cap(criterion: ActivityCriterion, amount: float) -> float:
@@ -331,6 +362,68 @@ def _decayed_amount(criterion: ActivityCriterion, total: float, terms: int) -> D
     return exact if exact == capped_points(criterion, total + error) else None
 
 
+def criteria_amounts(
+    criteria: Sequence[Criterion],
+    spec: ModelSpec,
+    *,
+    leads: str,
+    params: Mapping[str, Any],
+    now: datetime,
+    tz: tzinfo,
+    lead_range: tuple[int, int] | None = None,
+) -> list[Amounts | None]:
+    """Activity, frequency and inactivity criteria of `spec` over the leads `leads` (SQL
+    yielding a column lead_id, with `params`; all of them within `lead_range` when given), as
+    the engine scores them at `now`, in one statement that reads each activity once. Per
+    criterion: its amounts, or None when the database cannot evaluate it (use the engine)."""
+    query = _Params(now=now)
+    results: list[Amounts | None] = [None] * len(criteria)
+    parts = []
+    for position, criterion in enumerate(criteria):
+        sql = _criterion_sql(criterion, spec, tz, query)
+        if sql is not None:
+            parts.append(f"SELECT {position}, * FROM ({sql}) p{position}")
+            results[position] = Amounts({}, set())
+    compiled = [c for c, r in zip(criteria, results, strict=True) if r is not None]
+    if not compiled:
+        return results
+    sql = (
+        f"WITH leads AS ({leads}), acts AS ({_acts_sql(compiled, query, lead_range)}) "
+        + " UNION ALL ".join(parts)
+    )
+    # Without decay an activity criterion's amount depends on the count alone.
+    by_count: dict[tuple[int, int], Decimal] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, **query.values})
+        rows = cursor.fetchall()
+    for position, lead_id, count, worth, unsure in rows:
+        amounts, criterion = results[position], criteria[position]
+        assert amounts is not None
+        if unsure:
+            amounts.undecided.add(lead_id)
+            continue
+        if isinstance(criterion, FrequencyCriterion):
+            if count >= criterion.at_least:
+                amounts.found[lead_id] = (round_points(criterion.points), count)
+            continue
+        if not isinstance(criterion, ActivityCriterion):  # inactivity: it fired
+            amounts.found[lead_id] = (round_points(criterion.points), 1)
+            continue
+        if not count:
+            continue
+        if criterion.half_life_days or spec.decay_half_life_days:
+            amount = _decayed_amount(criterion, worth, count)
+            if amount is None:
+                amounts.undecided.add(lead_id)
+                continue
+        elif (amount := by_count.get((position, count))) is None:
+            amount = by_count[position, count] = capped_points(
+                criterion, float(criterion.points) * count
+            )
+        amounts.found[lead_id] = (amount, count)
+    return results
+
+
 def criterion_amounts(
     criterion: Criterion,
     spec: ModelSpec,
@@ -340,54 +433,5 @@ def criterion_amounts(
     now: datetime,
     tz: tzinfo,
 ) -> Amounts | None:
-    """An activity, frequency or inactivity criterion of `spec` over the leads `leads` (SQL
-    yielding a column lead_id, with `params`), as the engine scores it at `now`; None when the
-    database cannot evaluate it (then use the engine)."""
-    query = _Params(now=now)
-    found: dict[int, tuple[Decimal, int]] = {}
-    undecided: set[int] = set()
-    if isinstance(criterion, InactivityCriterion):
-        sql = _inactivity_sql(criterion, leads, query)
-        amount = round_points(criterion.points)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, **query.values})
-            return Amounts({lead_id: (amount, 1) for (lead_id,) in cursor.fetchall()}, undecided)
-    if not isinstance(criterion, ActivityCriterion | FrequencyCriterion):
-        return None
-    seen = _seen_sql(criterion, leads, query)
-    if seen is None:
-        return None
-    if isinstance(criterion, FrequencyCriterion):
-        sql = _frequency_sql(criterion, seen, query)
-        if sql is None:
-            return None
-        amount = round_points(criterion.points)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, {**params, **query.values})
-            for lead_id, burst, unsure in cursor.fetchall():
-                if unsure:
-                    undecided.add(lead_id)
-                elif burst >= criterion.at_least:
-                    found[lead_id] = (amount, burst)
-        return Amounts(found, undecided)
-    half_life = criterion.half_life_days or spec.decay_half_life_days
-    sql = _activity_sql(criterion, half_life, seen, tz, query)
-    # Without decay the amount depends on the count alone.
-    by_count: dict[int, Decimal] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {**params, **query.values})
-        for lead_id, count, worth, unsure in cursor.fetchall():
-            if unsure:
-                undecided.add(lead_id)
-                continue
-            if not count:
-                continue
-            if half_life:
-                amount = _decayed_amount(criterion, worth, count)
-                if amount is None:
-                    undecided.add(lead_id)
-                    continue
-            elif (amount := by_count.get(count)) is None:
-                amount = by_count[count] = capped_points(criterion, float(criterion.points) * count)
-            found[lead_id] = (amount, count)
-    return Amounts(found, undecided)
+    """`criteria_amounts` for a single criterion."""
+    return criteria_amounts([criterion], spec, leads=leads, params=params, now=now, tz=tz)[0]

@@ -6,6 +6,7 @@ database's amounts, with the leads it leaves undecided scored by the engine, mus
 engine's over every lead. The engine reads the activities back the way rescoring does.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ from scoring.definition import (
 from scoring.engine import LeadFacts, score_lead
 from scoring.models import Activity, Lead
 from scoring.rescoring import activities_by_lead
-from scoring.sqlengine import criterion_amounts
+from scoring.sqlengine import criteria_amounts, criterion_amounts
 from tests.factories import LeadFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -170,35 +171,37 @@ def _store(histories: list[tuple[float, list[tuple]]]) -> list[int]:
 
 
 def _compare(spec: ModelSpec, lead_ids: list[int]) -> set[int]:
-    """Assert database + engine for the undecided equals the engine everywhere; return the
-    undecided leads."""
-    criterion = spec.criteria[0]
-    decided = criterion_amounts(
-        criterion,
+    """Assert that the database (with the engine for the leads it leaves undecided) equals the
+    engine for every criterion of `spec`, all evaluated in one statement; return the leads
+    undecided for any."""
+    results = criteria_amounts(
+        spec.criteria,
         spec,
         leads="SELECT unnest(%(ids)s::bigint[]) AS lead_id",
         params={"ids": lead_ids},
         now=NOW,
         tz=TZ,
+        lead_range=(min(lead_ids), max(lead_ids)),
     )
-    assert decided is not None, criterion
     activities = activities_by_lead(lead_ids)
     created = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "created_at"))
-    for lead_id in lead_ids:
-        result = score_lead(
-            spec, LeadFacts({}, created_at=created[lead_id]), activities.get(lead_id, ()), NOW, TZ
-        )
-        expected = {(c.points, c.evidence_count) for c in result.contributions}
-        if lead_id in decided.undecided:
-            continue
-        got = {decided.found[lead_id]} if lead_id in decided.found else set()
-        assert got == expected, (criterion, lead_id, activities.get(lead_id))
-    return decided.undecided
+    undecided: set[int] = set()
+    for criterion, decided in zip(spec.criteria, results, strict=True):
+        assert decided is not None, criterion
+        undecided |= decided.undecided
+        alone = replace(spec, criteria=(criterion,))
+        for lead_id in set(lead_ids) - decided.undecided:
+            facts = LeadFacts({}, created_at=created[lead_id])
+            result = score_lead(alone, facts, activities.get(lead_id, ()), NOW, TZ)
+            expected = {(c.points, c.evidence_count) for c in result.contributions}
+            got = {decided.found[lead_id]} if lead_id in decided.found else set()
+            assert got == expected, (criterion, lead_id, activities.get(lead_id))
+    return undecided
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    criterion=criteria(),
+    several=st.lists(criteria(), min_size=1, max_size=3),
     default_half_life=st.none() | days,
     histories=st.lists(
         st.tuples(
@@ -209,9 +212,10 @@ def _compare(spec: ModelSpec, lead_ids: list[int]) -> set[int]:
         max_size=4,
     ),
 )
-def test_the_database_decides_as_the_engine(criterion, default_half_life, histories):
+def test_the_database_decides_as_the_engine(several, default_half_life, histories):
     with transaction.atomic():
-        _compare(_spec(criterion, default_half_life), _store(histories))
+        spec = replace(_spec(several[0], default_half_life), criteria=tuple(several))
+        _compare(spec, _store(histories))
         transaction.set_rollback(True)
 
 
