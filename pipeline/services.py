@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from scoring.handoffs import HandoffError, handoff_assign, handoffs_announce
 from scoring.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES
-from scoring.staging import copy_to_stage
+from scoring.staging import bulk_insert, copy_to_stage
 
 from .models import AssignmentRule, RoundRobinTurn, SavedQueueFilter
 from .priority import priority_facts, priority_parts
@@ -106,20 +106,23 @@ def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBase
     per owner. Returns {handoff id: new owner}; taken, closed or unmatched handoffs are left out.
     """
     rules = assignment_rules()
-    handoffs = list(
+    unowned = (
         Handoff.objects.select_for_update(of=("self",))
-        .select_related(*(("lead", "lead__account") if rules else ()))
         .filter(pk__in=list(handoff_ids), owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
         .order_by("pk")
     )
     owners: dict[int, AbstractBaseUser] = {}
     unmatched = []
-    for handoff in handoffs:
-        rule = assignment_rule_for(handoff, rules)
-        if rule is None:
-            unmatched.append(handoff.pk)
-        else:
-            owners[handoff.pk] = rule.assignee
+    if rules:
+        for handoff in unowned.select_related("lead", "lead__account"):
+            rule = assignment_rule_for(handoff, rules)
+            if rule is None:
+                unmatched.append(handoff.pk)
+            else:
+                owners[handoff.pk] = rule.assignee
+    else:
+        # Without rules only the ids matter (a publish can open many thousands at once).
+        unmatched = list(unowned.values_list("pk", flat=True))
     if unmatched and round_robin_enabled():
         owners.update(zip(unmatched, round_robin_take(len(unmatched)), strict=False))
     if owners:
@@ -134,13 +137,13 @@ def _owners_set(owners: Mapping[int, AbstractBaseUser]) -> None:
         by_owner.setdefault(owner.pk, []).append(handoff_id)
     for owner_id, ids in by_owner.items():
         Handoff.objects.filter(pk__in=ids).update(owner_id=owner_id, updated_at=now)
-    HandoffAction.objects.bulk_create(
+    bulk_insert([
         HandoffAction(
             handoff_id=handoff_id, kind=HandoffAction.Kind.ASSIGNED, at=now,
             detail=owner.get_username(),
         )
         for handoff_id, owner in owners.items()
-    )  # fmt: skip
+    ])  # fmt: skip
     handoffs_announce(list(owners), HandoffAction.Kind.ASSIGNED)
 
 

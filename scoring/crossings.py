@@ -15,9 +15,10 @@ from .engine import ActivityFact
 from .handoffs import MqlCrossing, handoffs_open
 from .models import LeadScore, ScoreEvent, ScoreEventKind
 from .signals import score_events_recorded
+from .staging import bulk_insert
 
 if TYPE_CHECKING:
-    from .rescoring import PublishedModel
+    from .rescoring import PublishedModel, ScoreRow
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
     return ", ".join(parts)
 
 
-def _reason(before: StoredScore | None, row: LeadScore, threshold: Decimal, number: int) -> str:
+def _reason(before: StoredScore | None, row: "ScoreRow", threshold: Decimal, number: int) -> str:
     start = "new score" if before is None else f"score {_amount(before.total)}"
     text = f"{start} → {_amount(row.total)} (MQL at {_amount(threshold)})"
     if before is not None and before.version_id != row.version_id:
@@ -86,7 +87,7 @@ def _reason(before: StoredScore | None, row: LeadScore, threshold: Decimal, numb
 
 def crossings_record(
     *,
-    changed: Sequence[tuple[StoredScore | None, LeadScore]],
+    changed: Sequence[tuple[StoredScore | None, "ScoreRow"]],
     models: Mapping[int, "PublishedModel"],
     latest: Mapping[int, ActivityFact],
 ) -> tuple[int, int]:
@@ -134,7 +135,7 @@ def crossings_record(
             for kind in kinds
         )
     if events:
-        saved = ScoreEvent.objects.bulk_create(events)
+        saved = bulk_insert(events)
         ids = [e.pk for e in saved]
         transaction.on_commit(lambda: score_events_recorded.send(sender=ScoreEvent, event_ids=ids))
     handoffs = handoffs_open(crossings=crossings)

@@ -26,6 +26,7 @@ from .models import (
     RejectionReason,
 )
 from .signals import handoff_changed
+from .staging import bulk_insert
 
 # Stages a lead leaves when it becomes an MQL; later stages are not moved back.
 _BEFORE_MQL = (LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED)
@@ -96,9 +97,12 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[Handoff]:
         )
     if not new:
         return []
-    created = Handoff.objects.bulk_create(new)
-    HandoffAction.objects.bulk_create(
-        HandoffAction(handoff=h, kind=HandoffAction.Kind.CREATED, at=h.created_at) for h in created
+    created = bulk_insert(new)
+    bulk_insert(
+        [
+            HandoffAction(handoff=h, kind=HandoffAction.Kind.CREATED, at=h.created_at)
+            for h in created
+        ]
     )
     Lead.objects.filter(
         pk__in={h.lead_id for h in created}, lifecycle_stage__in=_BEFORE_MQL

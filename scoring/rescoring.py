@@ -9,7 +9,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from itertools import islice
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -139,13 +141,31 @@ def activities_by_lead(lead_ids: Sequence[int]) -> dict[int, list[ActivityFact]]
     return grouped
 
 
+@dataclass(slots=True)
+class ScoreRow:
+    """A computed score on its way to storage (a LeadScore row without the model machinery,
+    which costs more than scoring at a million leads)."""
+
+    lead_id: int
+    scoring_model_id: int
+    version_id: int
+    total: Decimal
+    fit: Decimal
+    engagement: Decimal
+    band: str
+    grade: str
+    mql: bool
+    explanation: list[dict[str, Any]]
+    computed_at: datetime
+
+
 def _score_row(
     lead_id: int, model: PublishedModel, result: LeadScoreResult, now: datetime
-) -> LeadScore:
-    return LeadScore(
+) -> ScoreRow:
+    return ScoreRow(
         lead_id=lead_id,
         scoring_model_id=model.scoring_model_id,
-        version=model.version,
+        version_id=model.version.pk,
         total=result.total,
         fit=result.fit,
         engagement=result.engagement,
@@ -165,7 +185,7 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
 
 @dataclass
 class ChunkScores:
-    rows: list[LeadScore]
+    rows: list[ScoreRow]
     outside: dict[int, list[int]]  # model id -> lead ids outside its audience
     leads: int
     latest: dict[int, ActivityFact]  # lead id -> its latest activity (the handoff's trigger)
@@ -359,14 +379,14 @@ _STAGE_COLUMNS = (
 )
 
 
-def _upsert_values(row: LeadScore) -> tuple[object, ...]:
+def _upsert_values(row: ScoreRow) -> tuple[object, ...]:
     return (
         row.lead_id, row.scoring_model_id, row.version_id, row.total, row.fit, row.engagement,
         row.band, row.grade, row.mql, json.dumps(row.explanation), row.computed_at,
     )  # fmt: skip
 
 
-def scores_upsert(rows: Sequence[LeadScore]) -> set[tuple[int, int]]:
+def scores_upsert(rows: Sequence[ScoreRow]) -> set[tuple[int, int]]:
     """Insert or update scores; a row never replaces one from a newer version, nor, within the
     same version, one computed at a later time (from newer data).
 

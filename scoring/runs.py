@@ -1,6 +1,6 @@
 """Full rescore runs: one model's published version applied to every lead, in chunks.
 
-A run is split into id ranges of about CHUNK_SIZE leads; each chunk is an independent task, so
+A run is split into id ranges of RUN_CHUNK_SIZE leads; each chunk is an independent task, so
 more workers finish sooner. A newer run of the same model supersedes a running one, whose
 remaining chunks then do nothing. A chunk counts once even when its task is delivered twice.
 """
@@ -12,7 +12,11 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .models import Lead, RescoreChunk, RescoreRun, ScoringModel, ScoringModelVersion
-from .rescoring import CHUNK_SIZE, PublishedModel, leads_rescore_chunk, version_spec
+from .rescoring import PublishedModel, leads_rescore_chunk, version_spec
+
+# Larger than the rescoring of fresh activities: each chunk costs a dozen statements whatever
+# its size, and a million leads still make two hundred chunks for the workers to share.
+RUN_CHUNK_SIZE = 5000
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class ChunkRange:
     leads: int
 
 
-def chunk_ranges(chunk_size: int = CHUNK_SIZE) -> list[ChunkRange]:
+def chunk_ranges(chunk_size: int = RUN_CHUNK_SIZE) -> list[ChunkRange]:
     """Consecutive id ranges holding chunk_size leads each (the last one fewer), in one query."""
     table = Lead._meta.db_table
     with connection.cursor() as cursor:
@@ -37,7 +41,7 @@ def chunk_ranges(chunk_size: int = CHUNK_SIZE) -> list[ChunkRange]:
 
 @transaction.atomic
 def run_start(
-    *, scoring_model_id: int, trigger: str, chunk_size: int = CHUNK_SIZE
+    *, scoring_model_id: int, trigger: str, chunk_size: int = RUN_CHUNK_SIZE
 ) -> tuple[RescoreRun | None, list[ChunkRange]]:
     """Open a run of the model's published version, superseding any run still going."""
     model = ScoringModel.objects.select_for_update().filter(pk=scoring_model_id).first()
