@@ -273,8 +273,8 @@ PENDING_STALE = timedelta(minutes=10)
 def pending_take(limit: int) -> tuple[str, list[int]]:
     """Mark up to `limit` waiting leads, oldest first, as taken; returns the mark and the leads.
 
-    Commits at once: the rows are locked only for this statement, so requests for the same
-    leads never wait for their rescoring (they clear the mark instead).
+    Commits at once: the rows stay locked only until then, so requests for the same leads never
+    wait for their rescoring (they clear the mark instead).
     """
     table = PendingRescore._meta.db_table
     lock = (
@@ -282,13 +282,23 @@ def pending_take(limit: int) -> tuple[str, list[int]]:
     )
     token, now = uuid.uuid4(), timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        # Two statements: as one (UPDATE ... WHERE lead_id IN (SELECT ... LIMIT)) the planner,
+        # misled by a queue that was empty when last analyzed, may redo the pick for every
+        # waiting row, which takes seconds once thousands wait.
         cursor.execute(
-            f"UPDATE {table} SET taken_by = %s, taken_at = %s WHERE lead_id IN ("  # noqa: S608
-            f"SELECT lead_id FROM {table} WHERE taken_by IS NULL OR taken_at < %s "
-            f"ORDER BY requested_at LIMIT %s{lock}) RETURNING lead_id",
-            [token.hex if connection.vendor == "sqlite" else token, now, now - PENDING_STALE,
-             limit],
-        )  # fmt: skip
+            f"SELECT lead_id FROM {table} WHERE taken_by IS NULL OR taken_at < %s "  # noqa: S608
+            f"ORDER BY requested_at LIMIT %s{lock}",
+            [now - PENDING_STALE, limit],
+        )
+        picked = [lead_id for (lead_id,) in cursor.fetchall()]
+        if not picked:
+            return token.hex, []
+        marks = ", ".join(["%s"] * len(picked))
+        cursor.execute(
+            f"UPDATE {table} SET taken_by = %s, taken_at = %s "  # noqa: S608
+            f"WHERE lead_id IN ({marks}) RETURNING lead_id",
+            [token.hex if connection.vendor == "sqlite" else token, now, *picked],
+        )
         return token.hex, sorted(lead_id for (lead_id,) in cursor.fetchall())
 
 

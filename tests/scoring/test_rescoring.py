@@ -87,3 +87,34 @@ def test_decayed_score_verifies_at_its_own_computation_time(leads):
     leads_rescore(now=NOW)
     assert LeadScore.objects.get(lead=other).engagement == 25  # one half-life later
     call_command("verify_scores", stdout=StringIO())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        # "Straße" casefolds to "strasse": PostgreSQL leaves that lead to the engine.
+        {"name": "Street", "type": "activity", "kinds": ["form_submit"],
+         "where": [{"field": "street", "op": "icontains", "value": "ss"}], "points": 7},
+        # A span too long for the database to tell its end apart: the engine scores the model.
+        {"name": "Loyal", "type": "frequency", "kinds": ["form_submit"], "at_least": 2,
+         "within_days": 2000, "points": 7},
+    ],
+)  # fmt: skip
+def test_what_the_database_cannot_decide_the_engine_scores(criterion):
+    model = {**MODEL, "criteria": [*MODEL["criteria"], criterion]}
+    scoring_model_load(data=model)
+    umlaut, plain = LeadFactory(), LeadFactory()
+    for lead, street in ((umlaut, "Hauptstraße 1"), (plain, "Bassgasse 2")):
+        for days in (3, 40):
+            ActivityFactory(
+                lead=lead, kind="form_submit", occurred_at=NOW - timedelta(days=days),
+                properties={"street": street},
+            )  # fmt: skip
+    leads_rescore(now=NOW)
+    for lead in (umlaut, plain):
+        explanation = LeadScore.objects.get(lead=lead).explanation
+        assert [c["criterion"] for c in explanation] == [criterion["name"]]
+    out = StringIO()
+    call_command("verify_scores", stdout=out)
+    assert out.getvalue().startswith("0 differences")
