@@ -305,11 +305,21 @@ def pending_take(limit: int) -> tuple[str, list[int]]:
 def pending_done(token: str, *, rescored: bool) -> None:
     """Delete the rescored rows of this mark (those asked for again meanwhile stay), or hand
     them back when the rescore failed."""
-    taken = PendingRescore.objects.filter(taken_by=uuid.UUID(token))
-    if rescored:
-        taken.delete()
-    else:
-        taken.update(taken_by=None, taken_at=None)
+    mark = uuid.UUID(token)
+    with transaction.atomic():
+        # Locked in lead order first, the order rescore_request writes in: deleting in table
+        # order instead deadlocks with a request for the same leads.
+        ids = list(
+            PendingRescore.objects.filter(taken_by=mark)
+            .order_by("lead_id")
+            .select_for_update()
+            .values_list("lead_id", flat=True)
+        )
+        taken = PendingRescore.objects.filter(lead_id__in=ids, taken_by=mark)
+        if rescored:
+            taken.delete()
+        else:
+            taken.update(taken_by=None, taken_at=None)
 
 
 def pending_waiting() -> bool:
