@@ -87,15 +87,19 @@ def _prepare(count: int):  # type: ignore[no-untyped-def]
     from scoring.services import scoring_model_load
 
     existing = Lead.objects.filter(external_id__startswith=f"{SLUG}-l").count()
-    if existing < count:
+    written = existing < count
+    if written:
         _generate(count - existing)
-        # As autovacuum would before long; without statistics the planner guesses badly.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
     model = ScoringModel.objects.filter(slug=SLUG).first()
     if model is None or model.published_version is None:
         model, _version = scoring_model_load(data=_model())
         leads_rescore(slugs=[SLUG])
+        written = True
+    if written:
+        # As autovacuum would before long: without statistics the planner guesses badly, and
+        # without the visibility map index-only scans visit every row's page.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
     model.refresh_from_db()
     return model
 

@@ -285,12 +285,14 @@ def _inactivity_sql(criterion: InactivityCriterion, params: _Params) -> str:
     """The leads the criterion fires for: no activity (of its kinds) by now, nor a creation
     date, within `days`."""
     kinds = f" WHERE a.kind = ANY({params.add(list(criterion.kinds))})" if criterion.kinds else ""
-    # least() skips a lead without activities.
+    # The age falls as the time rises, so the newest activity has the least age: one age per
+    # lead instead of one per activity. least() skips a lead without activities.
     return (
         "SELECT l.lead_id, 1::bigint, NULL::float8, false "
         f"FROM leads l JOIN {_LEAD} d ON d.id = l.lead_id "
-        f"LEFT JOIN (SELECT a.lead_id, min(a.age) AS age FROM acts a{kinds} GROUP BY a.lead_id) x "
-        f"ON x.lead_id = l.lead_id WHERE coalesce(least(x.age, {_AGE.format(at='d.created_at')}) "
+        f"LEFT JOIN (SELECT a.lead_id, max(a.occurred_at) AS at FROM acts a{kinds} "
+        "GROUP BY a.lead_id) x ON x.lead_id = l.lead_id "
+        f"WHERE coalesce(least({_AGE.format(at='x.at')}, {_AGE.format(at='d.created_at')}) "
         f">= {params.add(float(criterion.days))}::float8, true)"
     )
 
