@@ -113,7 +113,7 @@ def deliveries_for_score_events(*, event_ids: Iterable[int]) -> list[int]:
     """Deliveries for MQL and band changes among these score events."""
     if not WebhookEndpoint.objects.filter(active=True).exists():
         return []
-    events = ScoreEvent.objects.filter(pk__in=list(event_ids), kind__in=list(_SCORE_EVENTS))
+    events = ScoreEvent.objects.filter(pk__any_of=list(event_ids), kind__in=list(_SCORE_EVENTS))
     by_kind: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for ev in events.select_related("lead", "scoring_model", "version").order_by("pk"):
         by_kind.setdefault(_SCORE_EVENTS[ScoreEventKind(ev.kind)], []).append(
@@ -146,7 +146,7 @@ def deliveries_for_handoffs(*, handoff_ids: Iterable[int], action: str) -> list[
     if event is None or not WebhookEndpoint.objects.filter(active=True).exists():
         return []
     handoffs = Handoff.objects.select_related("lead", "scoring_model", "owner").filter(
-        pk__in=list(handoff_ids)
+        pk__any_of=list(handoff_ids)
     )
     payloads = [
         (

@@ -108,7 +108,7 @@ def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBase
     rules = assignment_rules()
     unowned = (
         Handoff.objects.select_for_update(of=("self",))
-        .filter(pk__in=list(handoff_ids), owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
+        .filter(pk__any_of=list(handoff_ids), owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
         .order_by("pk")
     )
     owners: dict[int, AbstractBaseUser] = {}
@@ -136,7 +136,7 @@ def _owners_set(owners: Mapping[int, AbstractBaseUser]) -> None:
     for handoff_id, owner in owners.items():
         by_owner.setdefault(owner.pk, []).append(handoff_id)
     for owner_id, ids in by_owner.items():
-        Handoff.objects.filter(pk__in=ids).update(owner_id=owner_id, updated_at=now)
+        Handoff.objects.filter(pk__any_of=ids).update(owner_id=owner_id, updated_at=now)
     bulk_insert([
         HandoffAction(
             handoff_id=handoff_id, kind=HandoffAction.Kind.ASSIGNED, at=now,
@@ -171,7 +171,7 @@ def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None =
         if not ids:
             return 0
         rows = []
-        for facts in priority_facts(Handoff.objects.filter(pk__in=ids), now=now):
+        for facts in priority_facts(Handoff.objects.filter(pk__any_of=ids), now=now):
             part = priority_parts(facts)
             rows.append(
                 (facts.handoff_id, facts.band, part.size_band, part.buyer_stage,
@@ -231,7 +231,7 @@ def _reprioritize_after_commit(handoffs: QuerySet[Handoff]) -> None:
 def on_scores_stored(sender: object, lead_ids: list[int], **kwargs: object) -> None:
     """Receiver: new scores or activities may move these leads' open handoffs in the queue."""
     _reprioritize_after_commit(
-        Handoff.objects.filter(lead_id__in=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
+        Handoff.objects.filter(lead_id__any_of=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
     )
 
 

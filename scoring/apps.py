@@ -39,5 +39,7 @@ class ScoringConfig(AppConfig):
     verbose_name = "Lead scoring"
 
     def ready(self) -> None:
+        from . import lookups  # noqa: F401 - registers field__any_of
+
         post_migrate.connect(_sync_roles, sender=self)
         post_migrate.connect(_default_rejection_reasons, sender=self)

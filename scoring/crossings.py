@@ -15,7 +15,7 @@ from .engine import ActivityFact
 from .handoffs import MqlCrossing, handoffs_open
 from .models import LeadScore, ScoreEvent, ScoreEventKind
 from .signals import score_events_recorded
-from .staging import bulk_insert
+from .staging import insert_rows
 
 if TYPE_CHECKING:
     from .rescoring import PublishedModel, ScoreRow
@@ -42,14 +42,19 @@ def scores_lock(
         return {}
     table = LeadScore._meta.db_table
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    leads = ", ".join(["%s"] * len(lead_ids))
-    models = ", ".join(["%s"] * len(model_ids))
+    if connection.vendor == "postgresql":
+        # One array each: thousands of placeholders cost more to build than the query to run.
+        leads, models, params = "= ANY(%s::bigint[])", "= ANY(%s::bigint[])", [lead_ids, model_ids]
+    else:
+        leads = "IN (" + ", ".join(["%s"] * len(lead_ids)) + ")"
+        models = "IN (" + ", ".join(["%s"] * len(model_ids)) + ")"
+        params = [*lead_ids, *model_ids]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT lead_id, scoring_model_id, total, band, mql, version_id, "  # noqa: S608
-            f"CAST(explanation AS text) FROM {table} WHERE lead_id IN ({leads}) "
-            f"AND scoring_model_id IN ({models}) ORDER BY lead_id, scoring_model_id{lock}",
-            [*lead_ids, *model_ids],
+            f"CAST(explanation AS text) FROM {table} WHERE lead_id {leads} "
+            f"AND scoring_model_id {models} ORDER BY lead_id, scoring_model_id{lock}",
+            params,
         )
         return {
             (lead_id, model_id): StoredScore(Decimal(total), band, mql, version_id, explanation)
@@ -85,6 +90,12 @@ def _reason(before: StoredScore | None, row: "ScoreRow", threshold: Decimal, num
     return f"{text}; {changes}" if changes else f"{text}; time passed (decay or windows)"
 
 
+_EVENT_FIELDS = (
+    "lead_id", "scoring_model_id", "version_id", "kind", "from_total", "to_total", "from_band",
+    "to_band", "reason", "occurred_at",
+)  # fmt: skip
+
+
 def crossings_record(
     *,
     changed: Sequence[tuple[StoredScore | None, "ScoreRow"]],
@@ -92,7 +103,7 @@ def crossings_record(
     latest: Mapping[int, ActivityFact],
 ) -> tuple[int, int]:
     """Record the events of freshly written scores and open handoffs; returns (events, handoffs)."""
-    events: list[ScoreEvent] = []
+    events: list[tuple[Any, ...]] = []
     crossings: list[MqlCrossing] = []
     for before, row in changed:
         model = models[row.scoring_model_id]
@@ -120,23 +131,15 @@ def crossings_record(
             continue
         reason = _reason(before, row, threshold, model.version.number)
         events.extend(
-            ScoreEvent(
-                lead_id=row.lead_id,
-                scoring_model_id=row.scoring_model_id,
-                version_id=row.version_id,
-                kind=kind,
-                from_total=before.total if before else None,
-                to_total=row.total,
-                from_band=before.band if before else "",
-                to_band=row.band,
-                reason=reason,
-                occurred_at=row.computed_at,
+            (
+                row.lead_id, row.scoring_model_id, row.version_id, kind,
+                before.total if before else None, row.total,
+                before.band if before else "", row.band, reason, row.computed_at,
             )
             for kind in kinds
-        )
+        )  # fmt: skip
     if events:
-        saved = bulk_insert(events)
-        ids = [e.pk for e in saved]
+        ids = insert_rows(ScoreEvent, _EVENT_FIELDS, events)
         transaction.on_commit(lambda: score_events_recorded.send(sender=ScoreEvent, event_ids=ids))
     handoffs = handoffs_open(crossings=crossings)
     return len(events), len(handoffs)

@@ -26,7 +26,7 @@ from .models import (
     RejectionReason,
 )
 from .signals import handoff_changed
-from .staging import bulk_insert
+from .staging import insert_rows
 
 # Stages a lead leaves when it becomes an MQL; later stages are not moved back.
 _BEFORE_MQL = (LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED)
@@ -63,51 +63,49 @@ def handoffs_announce(handoff_ids: Sequence[int], action: str) -> None:
     )
 
 
-def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[Handoff]:
-    """Hand leads that just became MQLs to sales (one open handoff per lead and model).
+def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[int]:
+    """Hand leads that just became MQLs to sales (one open handoff per lead and model); returns
+    the new handoffs' ids.
 
     Runs inside the caller's transaction; a lead already with sales in that model is skipped.
+    Plain rows, no model instances: a publish can open hundreds of thousands at once.
     """
     if not crossings:
         return []
-    lead_ids = {c.lead_id for c in crossings}
-    model_ids = {c.scoring_model_id for c in crossings}
+    lead_ids = sorted({c.lead_id for c in crossings})
     already_open = set(
         Handoff.objects.filter(
-            lead_id__in=lead_ids, scoring_model_id__in=model_ids, status__in=OPEN_HANDOFF_STATUSES
+            lead_id__any_of=lead_ids,
+            scoring_model_id__any_of=sorted({c.scoring_model_id for c in crossings}),
+            status__in=OPEN_HANDOFF_STATUSES,
         ).values_list("lead_id", "scoring_model_id")
     )
-    owners = dict(Lead.objects.filter(pk__in=lead_ids).values_list("pk", "owner_id"))
-    new = []
+    owners = dict(
+        Lead.objects.filter(pk__any_of=lead_ids, owner__isnull=False).values_list("pk", "owner_id")
+    )
+    rows = []
     for c in crossings:
         if (c.lead_id, c.scoring_model_id) in already_open:
             continue
         already_open.add((c.lead_id, c.scoring_model_id))
         trigger = f"{c.trigger_kind} at {c.trigger_at.isoformat()}" if c.trigger_at else ""
-        new.append(
-            Handoff(
-                lead_id=c.lead_id,
-                scoring_model_id=c.scoring_model_id,
-                owner_id=owners.get(c.lead_id),
-                score_at_handoff=c.total,
-                trigger=trigger[:200],
-                sla_due_at=c.at + timedelta(hours=sla_hours(c.spec, c.trigger_kind)),
-                created_at=c.at,
-            )
-        )
-    if not new:
+        due = c.at + timedelta(hours=sla_hours(c.spec, c.trigger_kind))
+        owner = owners.get(c.lead_id)
+        rows.append((c.lead_id, c.scoring_model_id, owner, c.total, trigger[:200], due, c.at))
+    if not rows:
         return []
-    created = bulk_insert(new)
-    bulk_insert(
-        [
-            HandoffAction(handoff=h, kind=HandoffAction.Kind.CREATED, at=h.created_at)
-            for h in created
-        ]
+    fields = ("lead_id", "scoring_model_id", "owner_id", "score_at_handoff", "trigger",
+              "sla_due_at", "created_at")  # fmt: skip
+    created = insert_rows(Handoff, fields, rows)
+    insert_rows(
+        HandoffAction,
+        ("handoff_id", "kind", "at"),
+        [(pk, HandoffAction.Kind.CREATED, row[-1]) for pk, row in zip(created, rows, strict=True)],
     )
     Lead.objects.filter(
-        pk__in={h.lead_id for h in created}, lifecycle_stage__in=_BEFORE_MQL
+        pk__any_of=sorted({row[0] for row in rows}), lifecycle_stage__in=_BEFORE_MQL
     ).update(lifecycle_stage=LifecycleStage.MQL, updated_at=timezone.now())
-    handoffs_announce([h.pk for h in created], HandoffAction.Kind.CREATED)
+    handoffs_announce(created, HandoffAction.Kind.CREATED)
     return created
 
 

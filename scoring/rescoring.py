@@ -248,7 +248,7 @@ def leads_facts(lead_ids: Sequence[int]) -> list[tuple[int, LeadFacts]]:
     n = len(LEAD_FIELDS)
     created = LEAD_FIELDS.index("created_at")
     facts = []
-    for row in Lead.objects.filter(pk__in=lead_ids).values_list(*_LEAD_COLUMNS):
+    for row in Lead.objects.filter(pk__any_of=lead_ids).values_list(*_LEAD_COLUMNS):
         fields, account_id, account = row[1 : n + 1], row[n + 2], row[n + 3 :]
         facts.append(
             (
@@ -272,10 +272,11 @@ def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
     if not lead_ids:
         return {}
     with connection.cursor() as cursor:
+        # Newest first along each lead's activity index, stopping at the first.
         cursor.execute(
-            f"SELECT DISTINCT ON (lead_id) lead_id, kind, occurred_at "  # noqa: S608
-            f"FROM {Activity._meta.db_table} WHERE lead_id = ANY(%s) "
-            "ORDER BY lead_id, occurred_at DESC",
+            "SELECT l.id, a.kind, a.occurred_at FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT kind, occurred_at FROM {Activity._meta.db_table} "
+            "WHERE lead_id = l.id ORDER BY occurred_at DESC LIMIT 1) a",
             [list(lead_ids)],
         )
         return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
@@ -443,7 +444,7 @@ def leads_rescore_chunk(
         for model_id, ids in chunk.outside.items():
             # A lead that left a model's audience no longer carries its score.
             removed, _ = LeadScore.objects.filter(
-                scoring_model_id=model_id, lead_id__in=ids
+                scoring_model_id=model_id, lead_id__any_of=ids
             ).delete()
             summary.scores_removed += removed
         ids = list(lead_ids)
