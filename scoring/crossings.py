@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from .engine import ActivityFact
 from .handoffs import MqlCrossing, handoffs_open
+from .lookups import int_array
 from .models import LeadScore, ScoreEvent, ScoreEventKind
 from .signals import score_events_recorded
 from .staging import insert_rows
@@ -44,7 +45,11 @@ def scores_lock(
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     if connection.vendor == "postgresql":
         # One array each: thousands of placeholders cost more to build than the query to run.
-        leads, models, params = "= ANY(%s::bigint[])", "= ANY(%s::bigint[])", [lead_ids, model_ids]
+        leads, models, params = (
+            "= ANY(%s::bigint[])",
+            "= ANY(%s::bigint[])",
+            [int_array(lead_ids), int_array(model_ids)],
+        )
     else:
         leads = "IN (" + ", ".join(["%s"] * len(lead_ids)) + ")"
         models = "IN (" + ", ".join(["%s"] * len(model_ids)) + ")"

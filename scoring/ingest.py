@@ -124,12 +124,12 @@ def _resolve_leads(
     if ids := wanted.get("lead_id"):
         found.update(
             (("lead_id", pk), pk)
-            for pk in Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)
+            for pk in Lead.objects.filter(pk__any_of=list(ids)).values_list("pk", flat=True)
         )
     if refs := wanted.get("lead_external_id"):
         found.update(
             (("lead_external_id", ref), pk)
-            for ref, pk in Lead.objects.filter(external_id__in=refs).values_list(
+            for ref, pk in Lead.objects.filter(external_id__any_of=list(refs)).values_list(
                 "external_id", "pk"
             )
         )

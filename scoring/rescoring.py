@@ -17,7 +17,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .crossings import crossings_record, scores_lock
-from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, AttributeCriterion, ModelSpec, parse_model
+from .definition import (
+    ACCOUNT_FIELDS,
+    LEAD_FIELDS,
+    AttributeCriterion,
+    Condition,
+    ModelSpec,
+    parse_model,
+)
 from .engine import (
     ActivityFact,
     Contribution,
@@ -30,6 +37,7 @@ from .engine import (
     score_lead,
     score_of,
 )
+from .lookups import int_array
 from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
 from .signals import scores_stored
 from .sqlengine import criteria_amounts
@@ -123,7 +131,7 @@ def activities_by_lead(lead_ids: Sequence[int]) -> dict[int, list[ActivityFact]]
         return grouped
     table = Activity._meta.db_table
     if connection.vendor == "postgresql":
-        where, params = "lead_id = ANY(%s)", [list(lead_ids)]
+        where, params = "lead_id = ANY(%s::bigint[])", [int_array(lead_ids)]
     else:
         where, params = f"lead_id IN ({', '.join(['%s'] * len(lead_ids))})", list(lead_ids)
     loads, parse_time = json.loads, datetime.fromisoformat
@@ -277,9 +285,33 @@ def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
             "SELECT l.id, a.kind, a.occurred_at FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT kind, occurred_at FROM {Activity._meta.db_table} "
             "WHERE lead_id = l.id ORDER BY occurred_at DESC LIMIT 1) a",
-            [list(lead_ids)],
+            [int_array(lead_ids)],
         )
         return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
+
+
+class _ConditionMemo:
+    """One condition over many leads, decided once per distinct value: most fields hold a few
+    values (a seniority, an employee count), so a chunk asks the same question thousands of
+    times. Only for types whose equal values behave alike: 0.0 == -0.0 and
+    Decimal("1.0") == Decimal("1.00"), yet their texts differ."""
+
+    _PLAIN = frozenset({str, int, bool, type(None)})
+
+    def __init__(self, condition: Condition) -> None:
+        self.condition = condition
+        self.known: dict[tuple[type, object], bool] = {}
+
+    def matches(self, facts: LeadFacts) -> bool:
+        value = lead_value(facts, self.condition.field)
+        kind = type(value)
+        if kind not in self._PLAIN:
+            return condition_matches(self.condition, value)
+        key = (kind, value)
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = condition_matches(self.condition, value)
+        return found
 
 
 def _compute_scores_sql(
@@ -296,9 +328,10 @@ def _compute_scores_sql(
     by_engine: dict[int, list[PublishedModel]] = defaultdict(list)
     for model in models:
         spec = model.spec
+        audience = [_ConditionMemo(c) for c in spec.audience]
         inside = []
         for lead_id, facts in leads:
-            if applies_to(spec, facts):
+            if all(memo.matches(facts) for memo in audience):
                 inside.append(lead_id)
             else:
                 chunk.outside[model.scoring_model_id].append(lead_id)
@@ -310,7 +343,7 @@ def _compute_scores_sql(
             others,
             spec,
             leads="SELECT unnest(%(ids)s::bigint[]) AS lead_id",
-            params={"ids": inside},
+            params={"ids": int_array(inside)},
             now=now,
             tz=tz,
             lead_range=(min(inside), max(inside)),
@@ -324,7 +357,7 @@ def _compute_scores_sql(
         # Per enabled criterion: an attribute's condition and its contribution, or what the
         # database found.
         slots = [
-            (c.condition, Contribution(c.name, c.type, round_points(c.points), 1))
+            (_ConditionMemo(c.condition), Contribution(c.name, c.type, round_points(c.points), 1))
             if isinstance(c, AttributeCriterion)
             else (None, (c, next(found)))
             for c in enabled
@@ -335,9 +368,9 @@ def _compute_scores_sql(
                 continue
             facts = facts_by_id[lead_id]
             contributions = []
-            for condition, slot in slots:
-                if condition is not None:
-                    if condition_matches(condition, lead_value(facts, condition.field)):
+            for memo, slot in slots:
+                if memo is not None:
+                    if memo.matches(facts):
                         contributions.append(slot)
                 elif (amount := slot[1].get(lead_id)) is not None:
                     criterion = slot[0]
