@@ -125,14 +125,14 @@ def beacon_parse(body: bytes) -> Beacon:
 
 
 def _lead_for_email(email: str) -> Lead:
-    lead = Lead.objects.filter(email__iexact=email).first()
+    lead = Lead.objects.with_emails([email]).first()
     if lead is not None:
         return lead
     try:
         with transaction.atomic():
             return Lead.objects.create(email=email, source="website")
     except IntegrityError:  # created by a concurrent request a moment ago
-        return Lead.objects.get(email__iexact=email)
+        return Lead.objects.with_emails([email]).get()
 
 
 def _activity(site: TrackingSite, visitor: Visitor, event_id: str, kind: str,

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .models import Account, Activity, Lead, LeadOutcome, LifecycleStage, OutcomeKind
@@ -302,11 +301,7 @@ def import_leads(path: Path, report: ImportReport) -> None:
             Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk")
         )
         emails = {i["email"].lower() for _, i in items if i.get("email")}
-        email_owner = dict(
-            Lead.objects.annotate(email_ci=Lower("email"))
-            .filter(email_ci__in=emails)
-            .values_list("email_ci", "external_id")
-        )
+        email_owner = dict(Lead.objects.with_emails(emails).values_list("email_ci", "external_id"))
         good = []
         for line, item in items:
             account_key = item.pop("account_external_id", None)

@@ -16,7 +16,6 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -136,8 +135,7 @@ def _resolve_leads(
     if emails := wanted.get("email"):
 
         def by_email() -> dict[str, int]:
-            rows = Lead.objects.annotate(key=Lower("email")).filter(key__in=emails)
-            return dict(rows.values_list("key", "pk"))
+            return dict(Lead.objects.with_emails(emails).values_list("email_ci", "pk"))
 
         known = by_email()
         missing = emails - set(known)

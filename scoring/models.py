@@ -1,5 +1,6 @@
 """The domain: accounts, leads, their activities, scoring models, scores and handoffs to sales."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -59,6 +60,20 @@ class LifecycleStage(models.TextChoices):
     RECYCLED = "recycled", _("Recycled (back to nurturing)")
 
 
+class LeadQuerySet(models.QuerySet):
+    def with_emails(self, emails: Iterable[str]) -> "LeadQuerySet":
+        """The leads with one of these e-mail addresses, ignoring case, annotated `email_ci`.
+
+        Along the unique index on lower(email), which covers only leads that have an address:
+        without `email <> ''` the planner cannot use it (nor with iexact, which compares
+        upper()), and every lookup reads every lead.
+        """
+        wanted = sorted({email.strip().lower() for email in emails if email and email.strip()})
+        return self.annotate(email_ci=Lower("email")).filter(
+            ~models.Q(email=""), email_ci__in=wanted
+        )
+
+
 class Lead(TimestampedModel):
     """A person who may buy; optionally working for an account."""
 
@@ -101,6 +116,8 @@ class Lead(TimestampedModel):
     unsubscribed = models.BooleanField(_("unsubscribed"), default=False)
     email_invalid = models.BooleanField(_("e-mail bounced / invalid"), default=False)
     attributes = models.JSONField(_("other attributes"), default=dict, blank=True)
+
+    objects = LeadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

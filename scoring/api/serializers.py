@@ -70,7 +70,7 @@ class LeadSerializer(serializers.ModelSerializer):
     def validate_email(self, value: str) -> str:
         value = value.strip()
         if value:
-            clash = Lead.objects.filter(email__iexact=value)
+            clash = Lead.objects.with_emails([value])
             if self.instance is not None:
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():

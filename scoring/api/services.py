@@ -42,7 +42,7 @@ def lead_for_upsert(*, external_id: str | None, email: str | None) -> Lead | Non
         if found is not None:
             return found
     if email:
-        return leads.filter(email__iexact=email.strip()).first()
+        return leads.with_emails([email]).first()
     return None
 
 
