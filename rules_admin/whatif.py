@@ -52,7 +52,7 @@ from scoring.engine import (
     to_decimal,
 )
 from scoring.models import Activity, Lead, LeadScore, ScoringModel
-from scoring.rescoring import activities_by_lead, activity_fact, lead_facts
+from scoring.rescoring import activities_by_lead, activity_fact, lead_facts, path_column
 from scoring.services import scoring_model_draft_spec
 from scoring.sqlengine import criterion_amounts
 
@@ -161,20 +161,11 @@ def _rescaled_cents(criterion: Criterion, evidence: int) -> int:
 # --- evaluating one criterion over many leads ----------------------------------------------------
 
 
-def _column(path: str) -> tuple[str, str]:
-    """The values_list column that holds a field path, and the key inside it (attributes)."""
-    owner, _dot, name = path.partition(".")
-    prefix = "account__" if owner == "account" else ""
-    if name.startswith("attributes."):
-        return prefix + "attributes", name.removeprefix("attributes.")
-    return prefix + name, ""
-
-
 def _attribute_cents(
     criterion: AttributeCriterion, scoring_model: ScoringModel, lead_ids: set[int]
 ) -> dict[int, int]:
     condition = criterion.condition
-    column, key = _column(condition.field)
+    column, key = path_column(condition.field)
     rows = Lead.objects.filter(scores__scoring_model=scoring_model).values_list(
         "pk", "account_id", column
     )
@@ -184,7 +175,7 @@ def _attribute_cents(
     for lead_id, account_id, raw in rows.iterator(chunk_size=10000):
         if lead_id not in lead_ids:
             continue
-        value = (raw or {}).get(key) if key else raw
+        value = (raw or {}).get(key) if key is not None else raw
         if owner == "account" and account_id is None:
             value = None
         if condition_matches(condition, value):

@@ -32,7 +32,6 @@ from .engine import (
     LeadScoreResult,
     applies_to,
     condition_matches,
-    lead_value,
     round_points,
     score_lead,
     score_of,
@@ -290,6 +289,36 @@ def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
         return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
 
 
+def path_column(path: str) -> tuple[str, str | None]:
+    """The values_list column that holds a field path, and the key inside it (attributes)."""
+    owner, _dot, name = path.partition(".")
+    prefix = "" if owner == "lead" else "account__"
+    if name.startswith("attributes."):
+        return prefix + "attributes", name.removeprefix("attributes.")
+    return prefix + name, None
+
+
+def leads_values(lead_ids: Sequence[int], paths: Sequence[str]) -> list[tuple[int, tuple]]:
+    """Per lead, the values of these field paths as `lead_value` reads them from its facts,
+    from one query of only the columns they need."""
+    columns = list(dict.fromkeys(path_column(path)[0] for path in paths))
+    readers = []
+    for path in paths:
+        column, key = path_column(path)
+        readers.append((columns.index(column), key, path.startswith("account.")))
+    rows = []
+    query = Lead.objects.filter(pk__any_of=lead_ids).values_list("pk", "account_id", *columns)
+    for lead_id, account_id, *found in query:
+        values = []
+        for position, key, of_account in readers:
+            value = None if of_account and account_id is None else found[position]
+            if key is not None:
+                value = (value or {}).get(key)
+            values.append(value)
+        rows.append((lead_id, tuple(values)))
+    return rows
+
+
 class _ConditionMemo:
     """One condition over many leads, decided once per distinct value: most fields hold a few
     values (a seniority, an employee count), so a chunk asks the same question thousands of
@@ -298,12 +327,13 @@ class _ConditionMemo:
 
     _PLAIN = frozenset({str, int, bool, type(None)})
 
-    def __init__(self, condition: Condition) -> None:
+    def __init__(self, condition: Condition, position: int) -> None:
         self.condition = condition
+        self.position = position  # of its field in the lead's values
         self.known: dict[tuple[type, object], bool] = {}
 
-    def matches(self, facts: LeadFacts) -> bool:
-        value = lead_value(facts, self.condition.field)
+    def matches(self, values: tuple) -> bool:
+        value = values[self.position]
         kind = type(value)
         if kind not in self._PLAIN:
             return condition_matches(self.condition, value)
@@ -322,16 +352,27 @@ def _compute_scores_sql(
     and audiences by the engine's conditions, and whatever the database leaves undecided by the
     engine itself."""
     tz = timezone.get_default_timezone()
-    leads = leads_facts(lead_ids)
-    facts_by_id = dict(leads)
+    # Only the fields the models' conditions read: the engine gets full facts where needed.
+    paths = list(
+        dict.fromkeys(
+            condition.field
+            for model in models
+            for condition in (
+                *model.spec.audience,
+                *(c.condition for c in model.spec.criteria if isinstance(c, AttributeCriterion)),
+            )
+        )
+    )
+    leads = leads_values(lead_ids, paths)
+    values_by_id = dict(leads)
     chunk = ChunkScores([], defaultdict(list), len(leads), {})
     by_engine: dict[int, list[PublishedModel]] = defaultdict(list)
     for model in models:
         spec = model.spec
-        audience = [_ConditionMemo(c) for c in spec.audience]
+        audience = [_ConditionMemo(c, paths.index(c.field)) for c in spec.audience]
         inside = []
-        for lead_id, facts in leads:
-            if all(memo.matches(facts) for memo in audience):
+        for lead_id, values in leads:
+            if all(memo.matches(values) for memo in audience):
                 inside.append(lead_id)
             else:
                 chunk.outside[model.scoring_model_id].append(lead_id)
@@ -357,7 +398,10 @@ def _compute_scores_sql(
         # Per enabled criterion: an attribute's condition and its contribution, or what the
         # database found.
         slots = [
-            (_ConditionMemo(c.condition), Contribution(c.name, c.type, round_points(c.points), 1))
+            (
+                _ConditionMemo(c.condition, paths.index(c.condition.field)),
+                Contribution(c.name, c.type, round_points(c.points), 1),
+            )
             if isinstance(c, AttributeCriterion)
             else (None, (c, next(found)))
             for c in enabled
@@ -366,17 +410,18 @@ def _compute_scores_sql(
             if lead_id in undecided:
                 by_engine[lead_id].append(model)
                 continue
-            facts = facts_by_id[lead_id]
+            values = values_by_id[lead_id]
             contributions = []
             for memo, slot in slots:
                 if memo is not None:
-                    if memo.matches(facts):
+                    if memo.matches(values):
                         contributions.append(slot)
                 elif (amount := slot[1].get(lead_id)) is not None:
                     criterion = slot[0]
                     contributions.append(Contribution(criterion.name, criterion.type, *amount))
             chunk.rows.append(_score_row(lead_id, model, score_of(spec, contributions), now))
     if by_engine:
+        facts_by_id = dict(leads_facts(list(by_engine)))
         activities = activities_by_lead(list(by_engine))
         for lead_id, inside_models in by_engine.items():
             facts, lead_activities = facts_by_id[lead_id], activities.get(lead_id, ())
