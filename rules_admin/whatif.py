@@ -52,7 +52,7 @@ from scoring.engine import (
     to_decimal,
 )
 from scoring.models import Activity, Lead, LeadScore, ScoringModel
-from scoring.rescoring import activities_by_lead, activity_fact, lead_facts, path_column
+from scoring.rescoring import activities_by_lead, activity_fact, lead_facts, leads_values
 from scoring.services import scoring_model_draft_spec
 from scoring.sqlengine import criterion_amounts
 
@@ -161,26 +161,14 @@ def _rescaled_cents(criterion: Criterion, evidence: int) -> int:
 # --- evaluating one criterion over many leads ----------------------------------------------------
 
 
-def _attribute_cents(
-    criterion: AttributeCriterion, scoring_model: ScoringModel, lead_ids: set[int]
-) -> dict[int, int]:
+def _attribute_cents(criterion: AttributeCriterion, lead_ids: set[int]) -> dict[int, int]:
     condition = criterion.condition
-    column, key = path_column(condition.field)
-    rows = Lead.objects.filter(scores__scoring_model=scoring_model).values_list(
-        "pk", "account_id", column
-    )
     points = _cents(to_decimal(criterion.points))
-    owner = condition.field.partition(".")[0]
-    amounts = {}
-    for lead_id, account_id, raw in rows.iterator(chunk_size=10000):
-        if lead_id not in lead_ids:
-            continue
-        value = (raw or {}).get(key) if key is not None else raw
-        if owner == "account" and account_id is None:
-            value = None
-        if condition_matches(condition, value):
-            amounts[lead_id] = points
-    return amounts
+    return {
+        lead_id: points
+        for lead_id, (value,) in leads_values(sorted(lead_ids), [condition.field])
+        if condition_matches(condition, value)
+    }
 
 
 # The leads the published version scores, as SQL for scoring.sqlengine.
@@ -419,7 +407,7 @@ def delta_totals(
                 for lead_id, (_cents_old, count) in evidence[old.name].items()
             }
         elif isinstance(new, AttributeCriterion):
-            amounts = _attribute_cents(new, scoring_model, lead_ids)
+            amounts = _attribute_cents(new, lead_ids)
         else:
             amounts = _activity_cents(new, scoring_model, draft, lead_ids, now)
         for lead_id, cents in amounts.items():

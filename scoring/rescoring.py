@@ -289,7 +289,7 @@ def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
         return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
 
 
-def path_column(path: str) -> tuple[str, str | None]:
+def _path_column(path: str) -> tuple[str, str | None]:
     """The values_list column that holds a field path, and the key inside it (attributes)."""
     owner, _dot, name = path.partition(".")
     prefix = "" if owner == "lead" else "account__"
@@ -300,22 +300,24 @@ def path_column(path: str) -> tuple[str, str | None]:
 
 def leads_values(lead_ids: Sequence[int], paths: Sequence[str]) -> list[tuple[int, tuple]]:
     """Per lead, the values of these field paths as `lead_value` reads them from its facts,
-    from one query of only the columns they need."""
-    columns = list(dict.fromkeys(path_column(path)[0] for path in paths))
+    from a query (per 10,000 leads) of only the columns they need."""
+    columns = list(dict.fromkeys(_path_column(path)[0] for path in paths))
     readers = []
     for path in paths:
-        column, key = path_column(path)
+        column, key = _path_column(path)
         readers.append((columns.index(column), key, path.startswith("account.")))
     rows = []
-    query = Lead.objects.filter(pk__any_of=lead_ids).values_list("pk", "account_id", *columns)
-    for lead_id, account_id, *found in query:
-        values = []
-        for position, key, of_account in readers:
-            value = None if of_account and account_id is None else found[position]
-            if key is not None:
-                value = (value or {}).get(key)
-            values.append(value)
-        rows.append((lead_id, tuple(values)))
+    # In batches: SQLite takes at most 32,766 parameters per statement.
+    for batch in _chunks(lead_ids, 10000):
+        query = Lead.objects.filter(pk__any_of=batch).values_list("pk", "account_id", *columns)
+        for lead_id, account_id, *found in query:
+            values = []
+            for position, key, of_account in readers:
+                value = None if of_account and account_id is None else found[position]
+                if key is not None:
+                    value = (value or {}).get(key)
+                values.append(value)
+            rows.append((lead_id, tuple(values)))
     return rows
 
 
