@@ -90,7 +90,7 @@ class Lead(TimestampedModel):
         _("country"), max_length=2, blank=True, help_text=_("ISO code, e.g. NL")
     )
     birthday = models.DateField(_("birthday"), null=True, blank=True)
-    source = models.CharField(_("source"), max_length=80, blank=True, db_index=True)
+    source = models.CharField(_("source"), max_length=80, blank=True)
     lifecycle_stage = models.CharField(
         _("lifecycle stage"),
         max_length=20,
@@ -104,6 +104,7 @@ class Lead(TimestampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,  # lead_owner_stage_idx starts with it
     )
     account = models.ForeignKey(
         Account,
@@ -132,6 +133,8 @@ class Lead(TimestampedModel):
             models.Index(fields=["lifecycle_stage"], name="lead_stage_idx"),
             models.Index(fields=["owner", "lifecycle_stage"], name="lead_owner_stage_idx"),
             models.Index(fields=["updated_at"], name="lead_updated_idx"),
+            # Exact matches only: no pattern index beside it (every lead write maintains both).
+            models.Index(fields=["source"], name="lead_source_idx"),
         ]
 
     def __str__(self) -> str:
@@ -323,8 +326,11 @@ class ScoringModelVersion(models.Model):
 class LeadScore(models.Model):
     """A lead's current score in one model, with the explanation of every point."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores")
-    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="scores")
+    # Both lead the indexes below; a second index per column would only cost every write.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores", db_index=False)
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
     version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
     total = models.DecimalField(_("score"), max_digits=12, decimal_places=2)
     fit = models.DecimalField(_("fit"), max_digits=12, decimal_places=2)
@@ -373,8 +379,8 @@ class Handoff(TimestampedModel):
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
     scoring_model = models.ForeignKey(
-        ScoringModel, on_delete=models.CASCADE, related_name="handoffs"
-    )
+        ScoringModel, on_delete=models.CASCADE, related_name="handoffs", db_index=False
+    )  # handoff_model_status_idx starts with it
     status = models.CharField(
         _("status"), max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.NEW
     )
@@ -385,6 +391,7 @@ class Handoff(TimestampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="handoffs",
+        db_index=False,  # handoff_owner_status_idx starts with it
     )
     score_at_handoff = models.DecimalField(_("score at handoff"), max_digits=12, decimal_places=2)
     trigger = models.CharField(
@@ -510,9 +517,12 @@ class ScoreEventKind(models.TextChoices):
 class ScoreEvent(models.Model):
     """A threshold crossing of a lead's score, with when and why."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_events")
+    # Both lead the indexes below.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="score_events", db_index=False
+    )
     scoring_model = models.ForeignKey(
-        ScoringModel, on_delete=models.CASCADE, related_name="score_events"
+        ScoringModel, on_delete=models.CASCADE, related_name="score_events", db_index=False
     )
     version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("event"), max_length=20, choices=ScoreEventKind.choices)

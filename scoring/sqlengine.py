@@ -185,7 +185,24 @@ def _matches(op: str, expected: object, value: _Value, params: _Params) -> str |
             )
         else:
             return None
+    if _implies_set(op, items):
+        return f"({test})"
     return f"({value.is_set()} AND ({test}))"
+
+
+def _visible(text: str) -> bool:
+    return any("!" <= char <= "~" for char in text)
+
+
+def _implies_set(op: str, items: tuple) -> bool:
+    """Whether the test can only hold for a set value, so is_set need not be asked: a number,
+    or a text holding the visible needle. (Where the test is undecided the answer stays
+    undecided, which the engine settles.)"""
+    if op in ("contains", "icontains", "starts_with"):
+        return _visible(str(items[0]))
+    if op in ("equals", "in"):
+        return all(isinstance(item, bool | int | float) or _visible(str(item)) for item in items)
+    return op in ("gte", "lte", "between")
 
 
 def condition_sql(condition: Condition, json: str, params: _Params) -> str | None:
