@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Any
 
 from scoring.definition import (
@@ -577,12 +578,20 @@ def score_of(spec: ModelSpec, contributions: Sequence[Contribution]) -> LeadScor
 
 def band_for(bands: Sequence[Band], value: Decimal) -> str | None:
     """Label of the highest band whose min <= value; the lowest band below all; None if no bands."""
-    ordered = sorted(bands, key=lambda band: band.min)
-    label = ordered[0].label if ordered else None
-    for band in ordered:
-        if to_decimal(band.min) <= value:
-            label = band.label
+    ordered = _ordered_bands(tuple(bands))
+    label = ordered[0][1] if ordered else None
+    for low, band_label in ordered:
+        if low > value:
+            break
+        label = band_label
     return label
+
+
+@lru_cache(maxsize=256)
+def _ordered_bands(bands: tuple[Band, ...]) -> tuple[tuple[Decimal, str], ...]:
+    # Scored a million times per publish with the same few bands: sort them once.
+    ordered = sorted(bands, key=lambda band: band.min)
+    return tuple((to_decimal(band.min), band.label) for band in ordered)
 
 
 def is_time_dependent(spec: ModelSpec) -> bool:
