@@ -522,11 +522,14 @@ def leads_rescore_chunk(
             changed=changed, models=by_id, latest=chunk.latest
         )
         for model_id, ids in chunk.outside.items():
-            # A lead that left a model's audience no longer carries its score.
-            removed, _ = LeadScore.objects.filter(
-                scoring_model_id=model_id, lead_id__any_of=ids
-            ).delete()
-            summary.scores_removed += removed
+            # A lead that left a model's audience no longer carries its score (the lock above
+            # read every stored score of the chunk, so only those that exist are deleted).
+            stored = [lead_id for lead_id in ids if (lead_id, model_id) in before]
+            if stored:
+                removed, _ = LeadScore.objects.filter(
+                    scoring_model_id=model_id, lead_id__any_of=stored
+                ).delete()
+                summary.scores_removed += removed
         ids = list(lead_ids)
         transaction.on_commit(lambda: scores_stored.send(sender=LeadScore, lead_ids=ids))
     return summary

@@ -118,3 +118,17 @@ def test_what_the_database_cannot_decide_the_engine_scores(criterion):
     out = StringIO()
     call_command("verify_scores", stdout=out)
     assert out.getvalue().startswith("0 differences")
+
+
+def test_a_lead_that_leaves_the_audience_loses_its_score_and_only_that_one():
+    scoring_model_load(data={**MODEL, "audience": [
+        {"field": "lead.lifecycle_stage", "op": "not_equals", "value": "customer"}]})  # fmt: skip
+    leaving, staying = LeadFactory(), LeadFactory()
+    never_in = LeadFactory(lifecycle_stage="customer")
+    assert leads_rescore(now=NOW).scores_written == 2
+    leaving.lifecycle_stage = "customer"
+    leaving.save()
+    summary = leads_rescore(now=NOW + timedelta(1))
+    assert summary.scores_removed == 1
+    assert set(LeadScore.objects.values_list("lead_id", flat=True)) == {staying.pk}
+    assert not LeadScore.objects.filter(lead=never_in).exists()
