@@ -626,7 +626,15 @@ class PendingRescore(models.Model):
     taken_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["requested_at"], name="pending_requested_idx")]
+        indexes = [
+            models.Index(fields=["requested_at"], name="pending_requested_idx"),
+            # A flush finds its own rows by mark; a big import can leave thousands waiting.
+            models.Index(
+                fields=["taken_by"],
+                name="pending_taken_idx",
+                condition=models.Q(taken_by__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"lead {self.lead_id} since {self.requested_at:%Y-%m-%d %H:%M:%S}"
