@@ -6,9 +6,10 @@ class PipelineConfig(AppConfig):
     verbose_name = "Sales pipeline"
 
     def ready(self) -> None:
-        from scoring.signals import handoff_changed, scores_stored
+        from scoring.signals import handoff_changed, handoffs_opening, scores_stored
 
-        from .services import on_handoff_changed, on_scores_stored
+        from .services import on_handoff_changed, on_handoffs_opening, on_scores_stored
 
         handoff_changed.connect(on_handoff_changed, dispatch_uid="pipeline.autoassign")
+        handoffs_opening.connect(on_handoffs_opening, dispatch_uid="pipeline.opening_priorities")
         scores_stored.connect(on_scores_stored, dispatch_uid="pipeline.priorities")

@@ -23,7 +23,7 @@ handoffs one SLA urgency at a time (`sla_levels`), each part in the order of an 
 them (pipeline.selectors): the cost of a page does not grow with the queue.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -45,11 +45,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from scoring.handoffs import MqlCrossing
 from scoring.models import (
     OPEN_HANDOFF_STATUSES,
     Activity,
     Handoff,
     HandoffStatus,
+    Lead,
     LeadScore,
     ScoringModel,
 )
@@ -179,13 +181,14 @@ def _intent() -> Q:
     return intent
 
 
-def _latest(now: datetime, signals: Q) -> Subquery:
-    """When the lead last showed one of these signals within INTENT_DAYS (along the lead's
-    activity index, newest first, so it stops at the first match)."""
+def _latest(now: datetime, signals: Q, *, lead: str = "lead_id") -> Subquery:
+    """When the lead (the outer query's `lead` field) last showed one of these signals within
+    INTENT_DAYS (along the lead's activity index, newest first, so it stops at the first
+    match)."""
     return Subquery(
         Activity.objects.filter(
             signals,
-            lead_id=OuterRef("lead_id"),
+            lead_id=OuterRef(lead),
             occurred_at__gte=now - timedelta(days=INTENT_DAYS),
             occurred_at__lte=now,
         )
@@ -238,6 +241,43 @@ def priority_facts(handoffs: QuerySet[Handoff], *, now: datetime) -> Iterator[Pr
             intent_at=intent_at,
             engaged_at=engaged_at,
         )
+
+
+def opening_facts(crossings: Sequence[MqlCrossing], *, now: datetime) -> list[PriorityFacts]:
+    """The facts of handoffs about to be opened for these crossings (their scores stored in
+    the same transaction): what `priority_facts` will read once they exist, in one query."""
+    thresholds = mql_thresholds()
+    leads = {
+        pk: rest
+        for pk, *rest in Lead.objects.filter(pk__any_of=sorted({c.lead_id for c in crossings}))
+        .order_by()
+        .values_list(
+            "pk",
+            "account_id",
+            "account__employee_count",
+            "account__annual_revenue",
+            _latest(now, _intent(), lead="pk"),
+            _latest(now, Q(kind__in=ENGAGED_KINDS), lead="pk"),
+        )
+    }
+    facts = []
+    for c in crossings:
+        account, employees, revenue, intent_at, engaged_at = leads[c.lead_id]
+        facts.append(
+            PriorityFacts(
+                handoff_id=0,
+                status=HandoffStatus.NEW,
+                has_company=account is not None,
+                employees=employees,
+                revenue=revenue,
+                score=c.total,
+                band=c.band,
+                mql_threshold=thresholds.get(c.scoring_model_id),
+                intent_at=intent_at,
+                engaged_at=engaged_at,
+            )
+        )
+    return facts
 
 
 # --- reading the queue ---------------------------------------------------------------------------

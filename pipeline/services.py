@@ -2,7 +2,7 @@
 saved filters."""
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -13,13 +13,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scoring.handoffs import HandoffError, handoff_assign, handoffs_announce
+from scoring.handoffs import HandoffError, MqlCrossing, handoff_assign, handoffs_announce
 from scoring.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES
 from scoring.staging import bulk_insert, copy_to_stage
 
 from .models import AssignmentRule, RoundRobinTurn, SavedQueueFilter
-from .priority import priority_facts, priority_parts
+from .priority import PriorityFacts, opening_facts, priority_facts, priority_parts
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +156,12 @@ _PRIORITY_STAGE = (
 )
 
 
+def _stored_priority(facts: PriorityFacts) -> tuple[object, ...]:
+    """The values of _PRIORITY_FIELDS for a handoff with these facts."""
+    part = priority_parts(facts)
+    return (facts.band, part.size_band, part.buyer_stage, part.score_points, part.base, part.until)
+
+
 def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None = None) -> int:
     """Recompute and store the priority parts of these handoffs; returns how many.
 
@@ -170,13 +176,10 @@ def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None =
         )
         if not ids:
             return 0
-        rows = []
-        for facts in priority_facts(Handoff.objects.filter(pk__any_of=ids), now=now):
-            part = priority_parts(facts)
-            rows.append(
-                (facts.handoff_id, facts.band, part.size_band, part.buyer_stage,
-                 part.score_points, part.base, part.until)
-            )  # fmt: skip
+        rows = [
+            (facts.handoff_id, *_stored_priority(facts))
+            for facts in priority_facts(Handoff.objects.filter(pk__any_of=ids), now=now)
+        ]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 staged = copy_to_stage(
@@ -228,11 +231,26 @@ def _reprioritize_after_commit(handoffs: QuerySet[Handoff]) -> None:
         logger.exception("Refreshing the queue priority failed")
 
 
-def on_scores_stored(sender: object, lead_ids: list[int], **kwargs: object) -> None:
-    """Receiver: new scores or activities may move these leads' open handoffs in the queue."""
-    _reprioritize_after_commit(
-        Handoff.objects.filter(lead_id__any_of=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
-    )
+def on_handoffs_opening(
+    sender: object, crossings: Sequence[MqlCrossing], now: datetime, **kwargs: object
+) -> list[dict[str, object]]:
+    """Receiver: handoffs are opened with their queue priority, so a publish that hands
+    thousands of leads to sales writes each handoff once."""
+    return [
+        dict(zip(_PRIORITY_FIELDS, _stored_priority(facts), strict=True))
+        for facts in opening_facts(crossings, now=now)
+    ]
+
+
+def on_scores_stored(
+    sender: object, lead_ids: list[int], opened_handoff_ids: Sequence[int] = (), **kwargs: object
+) -> None:
+    """Receiver: new scores or activities may move these leads' open handoffs in the queue
+    (those the same rescore opened got their priority then)."""
+    handoffs = Handoff.objects.filter(lead_id__any_of=lead_ids, status__in=OPEN_HANDOFF_STATUSES)
+    if opened_handoff_ids:
+        handoffs = handoffs.exclude(pk__any_of=list(opened_handoff_ids))
+    _reprioritize_after_commit(handoffs)
 
 
 def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:

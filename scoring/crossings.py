@@ -106,8 +106,9 @@ def crossings_record(
     changed: Sequence[tuple[StoredScore | None, "ScoreRow"]],
     models: Mapping[int, "PublishedModel"],
     latest: Mapping[int, ActivityFact],
-) -> tuple[int, int]:
-    """Record the events of freshly written scores and open handoffs; returns (events, handoffs)."""
+) -> tuple[int, list[int]]:
+    """Record the events of freshly written scores and open handoffs; returns how many events
+    and the new handoffs' ids."""
     events: list[tuple[Any, ...]] = []
     crossings: list[MqlCrossing] = []
     for before, row in changed:
@@ -124,6 +125,7 @@ def crossings_record(
                     spec=model.spec,
                     total=row.total,
                     at=row.computed_at,
+                    band=row.band,
                     trigger_kind=trigger.kind if trigger else "",
                     trigger_at=trigger.occurred_at if trigger else None,
                 )
@@ -146,5 +148,4 @@ def crossings_record(
     if events:
         ids = insert_rows(ScoreEvent, _EVENT_FIELDS, events)
         transaction.on_commit(lambda: score_events_recorded.send(sender=ScoreEvent, event_ids=ids))
-    handoffs = handoffs_open(crossings=crossings)
-    return len(events), len(handoffs)
+    return len(events), handoffs_open(crossings=crossings)

@@ -25,7 +25,7 @@ from .models import (
     OutcomeKind,
     RejectionReason,
 )
-from .signals import handoff_changed
+from .signals import handoff_changed, handoffs_opening
 from .staging import insert_rows
 
 # Stages a lead leaves when it becomes an MQL; later stages are not moved back.
@@ -43,6 +43,7 @@ class MqlCrossing:
     spec: ModelSpec
     total: Decimal
     at: datetime
+    band: str = ""
     trigger_kind: str = ""
     trigger_at: datetime | None = None
 
@@ -83,7 +84,7 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[int]:
     owners = dict(
         Lead.objects.filter(pk__any_of=lead_ids, owner__isnull=False).values_list("pk", "owner_id")
     )
-    rows = []
+    opening, rows = [], []
     for c in crossings:
         if (c.lead_id, c.scoring_model_id) in already_open:
             continue
@@ -91,16 +92,27 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[int]:
         trigger = f"{c.trigger_kind} at {c.trigger_at.isoformat()}" if c.trigger_at else ""
         due = c.at + timedelta(hours=sla_hours(c.spec, c.trigger_kind))
         owner = owners.get(c.lead_id)
+        opening.append(c)
         rows.append((c.lead_id, c.scoring_model_id, owner, c.total, trigger[:200], due, c.at))
     if not rows:
         return []
-    fields = ("lead_id", "scoring_model_id", "owner_id", "score_at_handoff", "trigger",
-              "sla_due_at", "created_at")  # fmt: skip
+    fields: tuple[str, ...] = ("lead_id", "scoring_model_id", "owner_id", "score_at_handoff",
+                               "trigger", "sla_due_at", "created_at")  # fmt: skip
+    for _receiver, extra in handoffs_opening.send(
+        sender=Handoff, crossings=opening, now=timezone.now()
+    ):
+        if extra:
+            names = tuple(extra[0])
+            fields += names
+            rows = [
+                (*row, *(more[name] for name in names))
+                for row, more in zip(rows, extra, strict=True)
+            ]
     created = insert_rows(Handoff, fields, rows)
     insert_rows(
         HandoffAction,
         ("handoff_id", "kind", "at"),
-        [(pk, HandoffAction.Kind.CREATED, row[-1]) for pk, row in zip(created, rows, strict=True)],
+        [(pk, HandoffAction.Kind.CREATED, c.at) for pk, c in zip(created, opening, strict=True)],
     )
     Lead.objects.filter(
         pk__any_of=sorted({row[0] for row in rows}), lifecycle_stage__in=_BEFORE_MQL

@@ -518,9 +518,10 @@ def leads_rescore_chunk(
             for row in chunk.rows
             if (key := (row.lead_id, row.scoring_model_id)) in written
         ]
-        summary.events, summary.handoffs = crossings_record(
+        summary.events, opened = crossings_record(
             changed=changed, models=by_id, latest=chunk.latest
         )
+        summary.handoffs = len(opened)
         for model_id, ids in chunk.outside.items():
             # A lead that left a model's audience no longer carries its score (the lock above
             # read every stored score of the chunk, so only those that exist are deleted).
@@ -531,7 +532,9 @@ def leads_rescore_chunk(
                 ).delete()
                 summary.scores_removed += removed
         ids = list(lead_ids)
-        transaction.on_commit(lambda: scores_stored.send(sender=LeadScore, lead_ids=ids))
+        transaction.on_commit(
+            lambda: scores_stored.send(sender=LeadScore, lead_ids=ids, opened_handoff_ids=opened)
+        )
     return summary
 
 

@@ -1,6 +1,7 @@
 """Signals other parts of the product subscribe to (outbound webhooks, notifications, the queue).
 
-All are sent after the transaction that caused them commits, so a receiver sees the rows.
+All but `handoffs_opening` are sent after the transaction that caused them commits, so a
+receiver sees the rows.
 """
 
 from django.dispatch import Signal
@@ -14,5 +15,12 @@ score_events_recorded = Signal()
 handoff_changed = Signal()
 
 # Sent with `lead_ids` after their scores were computed and stored (whether or not a total
-# changed): whatever is derived from a lead's scores and activities may need a refresh.
+# changed): whatever is derived from a lead's scores and activities may need a refresh. A rescore
+# also sends `opened_handoff_ids`, the handoffs it opened (see handoffs_opening).
 scores_stored = Signal()
+
+# Sent inside the transaction, just before handoffs are opened, with `crossings` (a list of
+# scoring.handoffs.MqlCrossing, their scores already stored) and `now`. A receiver may return a
+# list of dicts, one per crossing in order, all with the same keys: further Handoff fields to
+# insert with them (the queue's priority), so they need no second write.
+handoffs_opening = Signal()

@@ -100,3 +100,39 @@ def test_the_merged_read_equals_sorting_every_handoff_by_its_priority(make_hando
     assert ordered[:40] == expected
     assert ordered[7:19] == expected[7:19]  # any page, not only the first
     assert ordered.count() == 40
+
+
+_PRIORITY = ("score_band", "size_band", "buyer_stage", "score_points", "priority_base",
+             "priority_until")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("employees", "signal"),
+    [(150, "demo_request"), (600, "webinar_attended"), (None, "page_view"), (10, None)],
+)
+def test_a_handoff_opened_by_a_rescore_carries_the_priority_a_refresh_would_store(
+    model, django_capture_on_commit_callbacks, employees, signal
+):
+    from pipeline.services import handoffs_reprioritize
+    from tests.factories import AccountFactory, LeadFactory
+
+    now = timezone.now()
+    account = AccountFactory(employee_count=employees, is_target_account=True)
+    lead = LeadFactory(account=account if employees else None)
+    # Over the threshold of 100 even without the target account: visits 30, browsing days 14,
+    # pricing 10, busy week 15, the webinar's decayed 36.7.
+    for day in range(30):
+        ActivityFactory(lead=lead, kind="page_view", occurred_at=now - timedelta(hours=day * 5),
+                        properties={"url": "/pricing"})  # fmt: skip
+    ActivityFactory(lead=lead, kind="webinar_attended", occurred_at=now - timedelta(days=40))
+    if signal:
+        ActivityFactory(lead=lead, kind=signal, occurred_at=now - timedelta(days=2))
+    # Stored with the handoff itself, before anything runs after the commit.
+    with django_capture_on_commit_callbacks(execute=False):
+        leads_rescore(lead_ids=[lead.pk], now=now)
+    opened = Handoff.objects.get(lead=lead)
+    assert opened.priority_until != priority_not_computed()
+    assert opened.priority_base > 0
+    at_opening = {name: getattr(opened, name) for name in _PRIORITY}
+    handoffs_reprioritize(Handoff.objects.filter(pk=opened.pk), now=now)
+    assert {name: getattr(_stored(opened), name) for name in _PRIORITY} == at_opening
