@@ -181,7 +181,7 @@ def _intent() -> Q:
     return intent
 
 
-def _latest(now: datetime, signals: Q, *, lead: str = "lead_id") -> Subquery:
+def _latest(now: datetime, signals: Q, *, lead: str) -> Subquery:
     """When the lead (the outer query's `lead` field) last showed one of these signals within
     INTENT_DAYS (along the lead's activity index, newest first, so it stops at the first
     match)."""
@@ -213,22 +213,31 @@ def mql_thresholds() -> dict[int, float]:
     return {pk: float(definition["mql_threshold"]) for pk, definition in published}
 
 
+def _lead_columns(now: datetime, *, path: str, lead: str) -> tuple[object, ...]:
+    """values_list columns of the lead's side of PriorityFacts, reached by `path` ("lead__"
+    from a handoff, "" from a lead) with its id in the field `lead`: account id, head count,
+    revenue, latest buying signal, latest engagement."""
+    return (
+        f"{path}account_id",
+        f"{path}account__employee_count",
+        f"{path}account__annual_revenue",
+        _latest(now, _intent(), lead=lead),
+        _latest(now, Q(kind__in=ENGAGED_KINDS), lead=lead),
+    )
+
+
 def priority_facts(handoffs: QuerySet[Handoff], *, now: datetime) -> Iterator[PriorityFacts]:
     """The facts of these handoffs as of `now`, in one query."""
     thresholds = mql_thresholds()
     rows = handoffs.order_by().values_list(
         "pk",
         "status",
-        "lead__account_id",
-        "lead__account__employee_count",
-        "lead__account__annual_revenue",
         Coalesce(_current("total"), F("score_at_handoff")),
         Coalesce(_current("band"), Value("")),
         "scoring_model_id",
-        _latest(now, _intent()),
-        _latest(now, Q(kind__in=ENGAGED_KINDS)),
+        *_lead_columns(now, path="lead__", lead="lead_id"),
     )
-    for pk, status, account, employees, revenue, score, band, model, intent_at, engaged_at in rows:
+    for pk, status, score, band, model, account, employees, revenue, intent_at, engaged_at in rows:
         yield PriorityFacts(
             handoff_id=pk,
             status=status,
@@ -251,14 +260,7 @@ def opening_facts(crossings: Sequence[MqlCrossing], *, now: datetime) -> list[Pr
         pk: rest
         for pk, *rest in Lead.objects.filter(pk__any_of=sorted({c.lead_id for c in crossings}))
         .order_by()
-        .values_list(
-            "pk",
-            "account_id",
-            "account__employee_count",
-            "account__annual_revenue",
-            _latest(now, _intent(), lead="pk"),
-            _latest(now, Q(kind__in=ENGAGED_KINDS), lead="pk"),
-        )
+        .values_list("pk", *_lead_columns(now, path="", lead="pk"))
     }
     facts = []
     for c in crossings:
