@@ -16,7 +16,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .crossings import crossings_record, scores_lock
+from . import sqlscores
+from .crossings import StoredScore, crossings_record, scores_lock
 from .definition import (
     ACCOUNT_FIELDS,
     LEAD_FIELDS,
@@ -209,6 +210,13 @@ def compute_scores(
     """
     if now is not None and connection.vendor == "postgresql":
         return _compute_scores_sql(lead_ids=lead_ids, models=models, now=now)
+    return _compute_scores_engine(lead_ids=lead_ids, models=models, now=now)
+
+
+def _compute_scores_engine(
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime | None
+) -> ChunkScores:
+    """`compute_scores` by the engine alone (`now` None: at each stored score's time)."""
     leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
     stored_at: dict[tuple[int, int], datetime] = {}
     if now is None:
@@ -498,44 +506,110 @@ def scores_upsert(rows: Sequence[ScoreRow]) -> set[tuple[int, int]]:
     return written
 
 
+@dataclass
+class _Stored:
+    """Scores written by one path of a chunk, and the pairs (before, after) they changed."""
+
+    written: int = 0
+    removed: int = 0
+    changed: list[tuple[StoredScore | None, ScoreRow]] = field(default_factory=list)
+    latest: dict[int, ActivityFact] = field(default_factory=dict)
+
+
+def _scores_store(
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime, engine: bool
+) -> tuple[ChunkScores, _Stored]:
+    """Score the leads here (`engine`: by the engine alone) and upsert what they got."""
+    if engine:
+        chunk = _compute_scores_engine(lead_ids=lead_ids, models=models, now=now)
+    else:
+        chunk = compute_scores(lead_ids=lead_ids, models=models, now=now)
+    stored = _Stored(latest=chunk.latest)
+    before = scores_lock(lead_ids=lead_ids, model_ids=[m.scoring_model_id for m in models])
+    written = scores_upsert(chunk.rows)
+    stored.written = len(written)
+    stored.changed = [
+        (before.get(key), row)
+        for row in chunk.rows
+        if (key := (row.lead_id, row.scoring_model_id)) in written
+    ]
+    for model_id, ids in chunk.outside.items():
+        # A lead that left a model's audience no longer carries its score (the lock above
+        # read every stored score of the chunk, so only those that exist are deleted).
+        gone = [lead_id for lead_id in ids if (lead_id, model_id) in before]
+        if gone:
+            removed, _ = LeadScore.objects.filter(
+                scoring_model_id=model_id, lead_id__any_of=gone
+            ).delete()
+            stored.removed += removed
+    return chunk, stored
+
+
 def leads_rescore_chunk(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
 ) -> RescoreSummary:
-    """Score a chunk of leads and store it in one transaction, with the crossings it causes."""
+    """Score a chunk of leads and store it in one transaction, with the crossings it causes.
+
+    On PostgreSQL each model's scores are computed and stored by the database
+    (scoring.sqlscores); the engine scores what the database cannot decide, and every other
+    database's leads.
+    """
     summary = RescoreSummary()
-    chunk = compute_scores(lead_ids=lead_ids, models=models, now=now)
-    summary.leads = chunk.leads
     by_id = {model.scoring_model_id: model for model in models}
-    for row in chunk.rows:
-        slug = by_id[row.scoring_model_id].spec.slug
-        summary.per_model[slug] = summary.per_model.get(slug, 0) + 1
+    compiled = (
+        sqlscores.statements(models, now=now, tz=timezone.get_default_timezone())
+        if connection.vendor == "postgresql"
+        else {}
+    )
+    in_database = [m for m in models if compiled.get(m.scoring_model_id)]
+    elsewhere = [m for m in models if not compiled.get(m.scoring_model_id)]
+    parts: list[_Stored] = []
     with transaction.atomic():
-        before = scores_lock(lead_ids=lead_ids, model_ids=list(by_id))
-        written = scores_upsert(chunk.rows)
-        summary.scores_written = len(written)
-        changed = [
-            (before.get(key), row)
-            for row in chunk.rows
-            if (key := (row.lead_id, row.scoring_model_id)) in written
-        ]
+        if in_database:
+            sqlscores.scores_lock_all(lead_ids=lead_ids, model_ids=list(by_id))
+            done = sqlscores.chunk_store(
+                lead_ids=lead_ids, models=in_database, compiled=compiled, now=now
+            )
+            summary.leads = done.leads
+            for model_id, scored in done.scored.items():
+                summary.per_model[by_id[model_id].spec.slug] = scored
+            reached = [row.lead_id for before, row in done.crossed if row.mql]
+            parts.append(
+                _Stored(done.written, done.removed, done.crossed, latest_activities(reached))
+            )
+            for model_id, undecided in done.undecided.items():
+                chunk, stored = _scores_store(
+                    lead_ids=undecided, models=[by_id[model_id]], now=now, engine=True
+                )
+                parts.append(stored)
+                _count_rows(summary, chunk.rows, by_id)
+        if elsewhere:
+            chunk, stored = _scores_store(
+                lead_ids=lead_ids, models=elsewhere, now=now, engine=False
+            )
+            summary.leads = max(summary.leads, chunk.leads)
+            parts.append(stored)
+            _count_rows(summary, chunk.rows, by_id)
+        latest = {lead_id: fact for part in parts for lead_id, fact in part.latest.items()}
+        summary.scores_written = sum(part.written for part in parts)
+        summary.scores_removed = sum(part.removed for part in parts)
         summary.events, opened = crossings_record(
-            changed=changed, models=by_id, latest=chunk.latest
+            changed=[pair for part in parts for pair in part.changed], models=by_id, latest=latest
         )
         summary.handoffs = len(opened)
-        for model_id, ids in chunk.outside.items():
-            # A lead that left a model's audience no longer carries its score (the lock above
-            # read every stored score of the chunk, so only those that exist are deleted).
-            stored = [lead_id for lead_id in ids if (lead_id, model_id) in before]
-            if stored:
-                removed, _ = LeadScore.objects.filter(
-                    scoring_model_id=model_id, lead_id__any_of=stored
-                ).delete()
-                summary.scores_removed += removed
         ids = list(lead_ids)
         transaction.on_commit(
             lambda: scores_stored.send(sender=LeadScore, lead_ids=ids, opened_handoff_ids=opened)
         )
     return summary
+
+
+def _count_rows(
+    summary: RescoreSummary, rows: Sequence[ScoreRow], by_id: dict[int, PublishedModel]
+) -> None:
+    for row in rows:
+        slug = by_id[row.scoring_model_id].spec.slug
+        summary.per_model[slug] = summary.per_model.get(slug, 0) + 1
 
 
 def leads_rescore(

@@ -54,7 +54,7 @@ class Amounts:
     undecided: set[int]  # leads to evaluate with the engine
 
 
-class _Params:
+class Params:
     """Query parameters under generated names (c_0, c_1, ...), beside the caller's."""
 
     def __init__(self, **fixed: Any) -> None:
@@ -136,7 +136,7 @@ def _decided(sure: str, test: str) -> str:
     return f"(CASE WHEN {sure} THEN coalesce({test}, false) END)"
 
 
-def _equals(value: _Value, item: object, params: _Params) -> str:
+def _equals(value: _Value, item: object, params: Params) -> str:
     if isinstance(item, bool):
         found, sure = value.as_bool()
         return _decided(sure, f"{found} = {params.add(item)}")
@@ -147,7 +147,7 @@ def _equals(value: _Value, item: object, params: _Params) -> str:
     return _decided(sure, f"{found} = {params.add(item)}::text")
 
 
-def _matches(op: str, expected: object, value: _Value, params: _Params) -> str | None:
+def _matches(op: str, expected: object, value: _Value, params: Params) -> str | None:
     """The engine's `_matches` (before negation) as a three-valued SQL test."""
     if op in ("is_set", "is_not_set"):
         return value.is_set() if op == "is_set" else f"(NOT {value.is_set()})"
@@ -205,7 +205,7 @@ def _implies_set(op: str, items: tuple) -> bool:
     return op in ("gte", "lte", "between")
 
 
-def condition_sql(condition: Condition, json: str, params: _Params) -> str | None:
+def condition_sql(condition: Condition, json: str, params: Params) -> str | None:
     """A condition on the jsonb value `json`, three-valued (NULL: ask the engine); None when
     the database cannot evaluate it."""
     if condition.op in ("not_equals", "not_in"):
@@ -214,7 +214,7 @@ def condition_sql(condition: Condition, json: str, params: _Params) -> str | Non
     return _matches(condition.op, condition.value, _Value(json), params)
 
 
-def _where_sql(conditions: tuple[Condition, ...], params: _Params) -> str | None:
+def _where_sql(conditions: tuple[Condition, ...], params: Params) -> str | None:
     tests = []
     for condition in conditions:
         # `channel` is a column; the engine reads it as a property (see activity_fact).
@@ -233,7 +233,7 @@ def _where_sql(conditions: tuple[Condition, ...], params: _Params) -> str | None
 # --- criteria ------------------------------------------------------------------------------------
 
 
-def _seen_sql(criterion: ActivityCriterion | FrequencyCriterion, params: _Params) -> str | None:
+def _seen_sql(criterion: ActivityCriterion | FrequencyCriterion, params: Params) -> str | None:
     """The activities the criterion looks at (from `acts`, which holds those that happened by
     now), in its window, each with its age and whether its properties match (`m`, three-valued)."""
     match = _where_sql(criterion.where, params)
@@ -248,7 +248,7 @@ def _seen_sql(criterion: ActivityCriterion | FrequencyCriterion, params: _Params
 
 
 def _activity_sql(
-    criterion: ActivityCriterion, half_life: float | None, tz: tzinfo, params: _Params
+    criterion: ActivityCriterion, half_life: float | None, tz: tzinfo, params: Params
 ) -> str | None:
     """Per lead: how many occurrences count, their decayed worth (without decay: NULL), and
     whether any activity was undecided."""
@@ -279,7 +279,7 @@ def _activity_sql(
     )
 
 
-def _frequency_sql(criterion: FrequencyCriterion, params: _Params) -> str | None:
+def _frequency_sql(criterion: FrequencyCriterion, params: Params) -> str | None:
     """Per lead: the most matches within a span of within_days, and whether any was undecided."""
     micros = Decimal(repr(criterion.within_days)) * 86400 * 10**6
     if micros != micros.to_integral_value() or criterion.within_days > _LONGEST_SPAN_DAYS:
@@ -298,7 +298,7 @@ def _frequency_sql(criterion: FrequencyCriterion, params: _Params) -> str | None
     )
 
 
-def _inactivity_sql(criterion: InactivityCriterion, params: _Params) -> str:
+def _inactivity_sql(criterion: InactivityCriterion, params: Params) -> str:
     """The leads the criterion fires for: no activity (of its kinds) by now, nor a creation
     date, within `days`."""
     kinds = f" WHERE a.kind = ANY({params.add(list(criterion.kinds))})" if criterion.kinds else ""
@@ -314,9 +314,7 @@ def _inactivity_sql(criterion: InactivityCriterion, params: _Params) -> str:
     )
 
 
-def _criterion_sql(
-    criterion: Criterion, spec: ModelSpec, tz: tzinfo, params: _Params
-) -> str | None:
+def criterion_sql(criterion: Criterion, spec: ModelSpec, tz: tzinfo, params: Params) -> str | None:
     """Rows (lead_id, count, decayed worth, undecided) for one criterion; None when the
     database cannot evaluate it."""
     if isinstance(criterion, InactivityCriterion):
@@ -329,8 +327,8 @@ def _criterion_sql(
     return None
 
 
-def _acts_sql(
-    criteria: Sequence[Criterion], params: _Params, lead_range: tuple[int, int] | None
+def acts_sql(
+    criteria: Sequence[Criterion], params: Params, lead_range: tuple[str, str] | None
 ) -> str:
     """The activities of `leads` that happened by now, with their age: read once for all
     criteria, narrowed to their kinds and windows when every criterion has some."""
@@ -341,7 +339,7 @@ def _acts_sql(
         "WHERE a.occurred_at <= %(c_now)s"
     )
     if lead_range is not None:
-        sql += f" AND a.lead_id BETWEEN {params.add(lead_range[0])} AND {params.add(lead_range[1])}"
+        sql += f" AND a.lead_id BETWEEN {lead_range[0]} AND {lead_range[1]}"
     kinds = [getattr(c, "kinds", ()) for c in criteria]
     if all(kinds):
         sql += f" AND a.kind = ANY({params.add(sorted({k for ks in kinds for k in ks}))})"
@@ -395,19 +393,20 @@ def criteria_amounts(
     yielding a column lead_id, with `params`; all of them within `lead_range` when given), as
     the engine scores them at `now`, in one statement that reads each activity once. Per
     criterion: its amounts, or None when the database cannot evaluate it (use the engine)."""
-    query = _Params(now=now)
+    query = Params(now=now)
     results: list[Amounts | None] = [None] * len(criteria)
     parts = []
     for position, criterion in enumerate(criteria):
-        sql = _criterion_sql(criterion, spec, tz, query)
+        sql = criterion_sql(criterion, spec, tz, query)
         if sql is not None:
             parts.append(f"SELECT {position}, * FROM ({sql}) p{position}")
             results[position] = Amounts({}, set())
     compiled = [c for c, r in zip(criteria, results, strict=True) if r is not None]
     if not compiled:
         return results
+    bounds = None if lead_range is None else (query.add(lead_range[0]), query.add(lead_range[1]))
     sql = (
-        f"WITH leads AS ({leads}), acts AS ({_acts_sql(compiled, query, lead_range)}) "
+        f"WITH leads AS ({leads}), acts AS ({acts_sql(compiled, query, bounds)}) "
         + " UNION ALL ".join(parts)
     )
     # Without decay an activity criterion's amount depends on the count alone.

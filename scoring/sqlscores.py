@@ -1,0 +1,335 @@
+"""A chunk's scores computed and stored by PostgreSQL: one statement per model.
+
+`scoring.sqlengine` turns activity, frequency and inactivity criteria into queries. Here the
+audience and attribute conditions join them, and the same statement adds up the amounts, picks
+band, grade and MQL, writes the explanation and upserts the scores, so no lead's values pass
+through Python. Only two things come back: the scores that crossed a threshold (Python records
+their events and opens handoffs) and the leads the database left undecided (the engine scores
+them, see sqlengine for what that means).
+
+The amounts are the engine's to the cent: counts times points in the same float arithmetic,
+printed as Python prints a float (`extra_float_digits`) before rounding half up; decayed sums
+only where their float error cannot reach a half cent; everything else undecided.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+
+from .crossings import StoredScore
+from .definition import (
+    ActivityCriterion,
+    AttributeCriterion,
+    Band,
+    Condition,
+    Criterion,
+    FrequencyCriterion,
+    ModelSpec,
+)
+from .engine import round_points, to_decimal
+from .lookups import int_array
+from .models import Account, Lead, LeadScore
+from .sqlengine import _ULP, Params, acts_sql, condition_sql, criterion_sql
+
+if TYPE_CHECKING:
+    from .rescoring import PublishedModel, ScoreRow
+
+_SCORES = LeadScore._meta.db_table
+# Whether a date is set is plain; what its text is, Python (isoformat) and PostgreSQL may
+# disagree on, so other tests of dates stay with the engine (the whole model takes its path).
+_DATE_TYPES = ("DateField", "DateTimeField")
+_SET_OPS = ("is_set", "is_not_set")
+
+
+@dataclass
+class StoredChunk:
+    """What one chunk's statements did, and what is left for Python."""
+
+    leads: int = 0
+    written: int = 0
+    removed: int = 0
+    scored: dict[int, int] = field(default_factory=dict)  # model id -> scores computed
+    crossed: list[tuple[StoredScore | None, ScoreRow]] = field(default_factory=list)
+    undecided: dict[int, list[int]] = field(default_factory=dict)  # model id -> lead ids
+
+
+def _field_json(path: str, op: str, params: Params) -> str | None:
+    """The jsonb value of a lead or account field, as `lead_value` reads it (NULL without an
+    account); None for a date tested for more than being set."""
+    owner, _dot, name = path.partition(".")
+    alias, model = ("d", Lead) if owner == "lead" else ("ac", Account)
+    if name.startswith("attributes."):
+        return f"({alias}.attributes -> {params.add(name.removeprefix('attributes.'))})"
+    column = model._meta.get_field(name)
+    if column.get_internal_type() in _DATE_TYPES and op not in _SET_OPS:
+        return None
+    return f"to_jsonb({alias}.{column.column})"
+
+
+def _lead_condition(condition: Condition, params: Params) -> str | None:
+    json_value = _field_json(condition.field, condition.op, params)
+    return None if json_value is None else condition_sql(condition, json_value, params)
+
+
+def _capped(criterion: ActivityCriterion, amount: str, params: Params) -> str:
+    if criterion.cap is None:
+        return amount
+    cap = params.add(float(criterion.cap))
+    if criterion.points > 0:
+        return f"least({amount}, {cap}::float8)"
+    return f"greatest({amount}, -{cap}::float8)"
+
+
+def _cents(amount: str) -> str:
+    """A float8 amount rounded as `round_points` does: its shortest text, half up."""
+    return f"round(({amount})::text::numeric, 2)"
+
+
+def _decayed(criterion: ActivityCriterion, params: Params) -> tuple[str, str]:
+    """The amount of a decayed sum (`worth`, of `n` terms) and whether it is sure: as
+    sqlengine._decayed_amount, the running sum is off by at most (n + 1) ulps of n * |points|;
+    an amount whose bounds round to different cents is left to the engine."""
+    points = params.add(abs(float(criterion.points)))
+    error = f"(CASE WHEN n > 1 THEN (n + 1) * {_ULP!r}::float8 * {points}::float8 * n ELSE 0 END)"
+    low = f"({_capped(criterion, f'(worth - {error})', params)} * 100)"
+    high = f"({_capped(criterion, f'(worth + {error})', params)} * 100)"
+    sure = (
+        f"(abs({high}) < 1e9 AND abs({low} - floor({low}) - 0.5) > 1e-6 "
+        f"AND abs({high} - floor({high}) - 0.5) > 1e-6 "
+        f"AND floor({low} + 0.5) = floor({high} + 0.5))"
+    )
+    return f"round(floor({low} + 0.5)::numeric / 100, 2)", sure
+
+
+def _part_sql(
+    position: int, criterion: Criterion, spec: ModelSpec, tz: tzinfo, params: Params
+) -> str | None:
+    """Rows (pos, lead_id, amount, evidence, unsure, name, type) of one criterion's
+    contributions, and of the leads it is undecided for (unsure, no amount)."""
+    rows = criterion_sql(criterion, spec, tz, params)
+    if rows is None:
+        return None
+    fixed = params.add(round_points(criterion.points))
+    amount, evidence, fires, sure = f"{fixed}::numeric", "n", "true", "true"
+    if isinstance(criterion, FrequencyCriterion):
+        fires = f"n >= {params.add(criterion.at_least)}"
+    elif isinstance(criterion, ActivityCriterion):
+        fires = "n > 0"
+        if criterion.half_life_days or spec.decay_half_life_days:
+            amount, sure = _decayed(criterion, params)
+        else:
+            product = f"{params.add(float(criterion.points))}::float8 * n::float8"
+            amount = _cents(_capped(criterion, product, params))
+    else:  # inactivity: a row where it fired
+        evidence = "1"
+    return (
+        f"SELECT {position} AS pos, lead_id, (CASE WHEN NOT unsure AND {sure} THEN {amount} END) "
+        f"AS amount, {evidence}::bigint AS evidence, unsure OR NOT {sure} AS unsure, "
+        f"{params.add(criterion.name)}::text AS name, {params.add(criterion.type)}::text AS type "
+        f"FROM ({rows}) AS p{position}(lead_id, n, worth, unsure) WHERE unsure OR {fires}"
+    )
+
+
+def _band_sql(bands: Sequence[Band], value: str, params: Params) -> str:
+    """`band_for` as CASE: the highest min reached wins (the later band among equal mins)."""
+    if not bands:
+        return "''"
+    ordered = sorted(bands, key=lambda band: band.min)
+    whens = " ".join(
+        f"WHEN {value} >= {params.add(to_decimal(band.min))}::numeric "
+        f"THEN {params.add(band.label)}::text"
+        for band in reversed(ordered)
+    )
+    return f"(CASE {whens} ELSE {params.add(ordered[0].label)}::text END)"
+
+
+# A contribution's points as `Contribution.to_dict` stores them: a float, so 20 is 20.0.
+_POINTS_JSON = (
+    "(CASE WHEN amount = trunc(amount) THEN trunc(amount)::text || '.0' "
+    "ELSE trim_scale(amount)::text END)::jsonb"
+)
+
+
+def chunk_statement(
+    model: PublishedModel, *, now: datetime, tz: tzinfo
+) -> tuple[str, dict[str, Any]] | None:
+    """The statement that scores and stores the leads %(c_ids)s (within %(c_low)s..%(c_high)s)
+    in this model; None when some condition or criterion needs the engine. Its rows: ("c", lead,
+    the stored score before, the new one) for each crossing, ("u", lead) for each undecided lead,
+    and one ("n", written, removed, scored, leads)."""
+    spec = model.spec
+    params = Params(now=now)
+    audience = [_lead_condition(c, params) for c in spec.audience]
+    enabled = [(p, c) for p, c in enumerate(spec.criteria) if c.enabled]
+    attributes = [(p, c) for p, c in enabled if isinstance(c, AttributeCriterion)]
+    others = [(p, c) for p, c in enabled if not isinstance(c, AttributeCriterion)]
+    tests = [_lead_condition(c.condition, params) for _p, c in attributes]
+    parts = [_part_sql(p, c, spec, tz, params) for p, c in others]
+    if any(sql is None for sql in (*audience, *tests, *parts)):
+        return None
+    inside = " AND ".join(f"({sql})" for sql in audience) or "true"
+    columns = "".join(f", {test} AS a{p}" for (p, _c), test in zip(attributes, tests, strict=True))
+    contributions = [sql for sql in parts if sql]
+    if attributes:
+        values = ", ".join(
+            f"({p}, w.a{p}, {params.add(round_points(c.points))}::numeric, "
+            f"{params.add(c.name)}::text, {params.add(c.type)}::text)"
+            for p, c in attributes
+        )
+        contributions.append(
+            "SELECT v.pos, w.lead_id, CASE WHEN v.m THEN v.amount END, 1::bigint, v.m IS NULL, "
+            f"v.name, v.type FROM people w CROSS JOIN LATERAL (VALUES {values}) "
+            "AS v(pos, m, amount, name, type) WHERE v.m IS NOT FALSE"
+        )
+    fit_positions = params.add([p for p, _c in attributes])
+    acts = (
+        f"acts AS ({acts_sql([c for _p, c in others], params, ('%(c_low)s', '%(c_high)s'))}),"
+        if others
+        else ""
+    )
+    model_id, version_id = params.add(model.scoring_model_id), params.add(model.version.pk)
+    threshold = params.add(to_decimal(spec.mql_threshold))
+    union = " UNION ALL ".join(contributions) or (
+        "SELECT 0 AS pos, 0::bigint AS lead_id, 0::numeric AS amount, 0::bigint AS evidence, "
+        "false AS unsure, '' AS name, '' AS type WHERE false"
+    )
+    guard = (
+        f"{_SCORES}.version_id < excluded.version_id OR ({_SCORES}.version_id = "
+        f"excluded.version_id AND {_SCORES}.computed_at <= excluded.computed_at)"
+    )
+    updates = ", ".join(
+        f"{c} = excluded.{c}"
+        for c in ("version_id", "total", "fit", "engagement", "band", "grade", "mql",
+                  "explanation", "computed_at")
+    )  # fmt: skip
+    sql = f"""
+WITH leads AS (SELECT unnest(%(c_ids)s::bigint[]) AS lead_id),
+people AS (
+    SELECT l.lead_id, {inside} AS inside{columns}
+    FROM leads l JOIN {Lead._meta.db_table} d ON d.id = l.lead_id
+    LEFT JOIN {Account._meta.db_table} ac ON ac.id = d.account_id
+    WHERE d.id BETWEEN %(c_low)s AND %(c_high)s
+),
+{acts}
+contributions (pos, lead_id, amount, evidence, unsure, name, type) AS ({union}),
+totals AS (
+    SELECT lead_id, bool_or(unsure) AS unsure,
+        sum(amount) FILTER (WHERE pos = ANY({fit_positions}::int[])) AS fit,
+        sum(amount) FILTER (WHERE pos <> ALL({fit_positions}::int[])) AS engagement,
+        jsonb_agg(jsonb_build_object('criterion', name, 'type', type, 'points', {_POINTS_JSON},
+            'evidence_count', evidence) ORDER BY pos) AS explanation
+    FROM contributions GROUP BY lead_id
+),
+scored AS (
+    SELECT s.*, {_band_sql(spec.bands, "s.fit + s.engagement", params)} AS band,
+        {_band_sql(spec.grades, "s.fit", params)} AS grade
+    FROM (SELECT w.lead_id, coalesce(t.fit, 0.00) AS fit, coalesce(t.engagement, 0.00)
+            AS engagement, coalesce(t.explanation, '[]'::jsonb) AS explanation
+          FROM people w LEFT JOIN totals t ON t.lead_id = w.lead_id
+          WHERE w.inside AND t.unsure IS NOT TRUE) s
+),
+before AS (
+    SELECT lead_id, total, band, mql, version_id, explanation FROM {_SCORES}
+    WHERE scoring_model_id = {model_id} AND lead_id = ANY(%(c_ids)s::bigint[])
+),
+written AS (
+    INSERT INTO {_SCORES} (lead_id, scoring_model_id, version_id, total, fit, engagement, band,
+        grade, mql, explanation, computed_at)
+    SELECT lead_id, {model_id}, {version_id}, fit + engagement, fit, engagement, band, grade,
+        fit + engagement >= {threshold}::numeric, explanation, %(c_now)s FROM scored
+    ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET {updates} WHERE {guard}
+    RETURNING lead_id, total, fit, engagement, band, grade, mql, explanation
+),
+removed AS (
+    DELETE FROM {_SCORES} s USING people w
+    WHERE s.scoring_model_id = {model_id} AND s.lead_id = w.lead_id AND NOT w.inside
+    RETURNING s.lead_id
+)
+SELECT 'c', w.lead_id, b.total, b.band, b.mql, b.version_id, b.explanation::text, w.total,
+    w.fit, w.engagement, w.band, w.grade, w.mql, w.explanation::text
+FROM written w LEFT JOIN before b ON b.lead_id = w.lead_id
+WHERE (w.mql AND b.mql IS NOT TRUE) OR (b.mql AND NOT w.mql) OR b.band <> w.band
+UNION ALL
+SELECT 'u', w.lead_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM people w LEFT JOIN totals t ON t.lead_id = w.lead_id
+WHERE w.inside IS NULL OR (w.inside AND t.unsure)
+UNION ALL
+SELECT 'n', (SELECT count(*) FROM written), (SELECT count(*) FROM removed), NULL, NULL,
+    (SELECT count(*) FROM scored), NULL, (SELECT count(*) FROM people), NULL, NULL, NULL, NULL,
+    NULL, NULL
+"""
+    return sql, params.values
+
+
+def statements(
+    models: Sequence[PublishedModel], *, now: datetime, tz: tzinfo
+) -> dict[int, tuple[str, dict[str, Any]] | None]:
+    """Per model id, its chunk statement (None: the engine's path)."""
+    return {m.scoring_model_id: chunk_statement(m, now=now, tz=tz) for m in models}
+
+
+def scores_lock_all(*, lead_ids: Sequence[int], model_ids: Sequence[int]) -> None:
+    """Lock the stored scores of these leads until commit (so a crossing is seen once), in the
+    order every writer locks them, without reading them back."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {_SCORES} "
+            "WHERE lead_id = ANY(%s::bigint[]) AND scoring_model_id = ANY(%s::bigint[]) "
+            "ORDER BY lead_id, scoring_model_id FOR UPDATE) locked",
+            [int_array(lead_ids), int_array(model_ids)],
+        )
+
+
+def chunk_store(
+    *,
+    lead_ids: Sequence[int],
+    models: Sequence[PublishedModel],
+    compiled: dict[int, tuple[str, dict[str, Any]] | None],
+    now: datetime,
+) -> StoredChunk:
+    """Run the models' statements over the leads (inside the caller's transaction, with their
+    scores locked)."""
+    from .rescoring import ScoreRow
+
+    stored = StoredChunk()
+    if not lead_ids:
+        return stored
+    ids = {"c_ids": int_array(lead_ids), "c_low": min(lead_ids), "c_high": max(lead_ids)}
+    with connection.cursor() as cursor:
+        # Floats print as Python's repr does (the shortest text that reads back the same).
+        cursor.execute("SET LOCAL extra_float_digits = 1")
+        for model in models:
+            statement = compiled[model.scoring_model_id]
+            assert statement is not None
+            sql, params = statement
+            cursor.execute(sql, {**params, **ids})
+            undecided = []
+            for kind, lead_id, *rest in cursor.fetchall():
+                if kind == "n":
+                    stored.written += int(lead_id)
+                    stored.removed += int(rest[0])
+                    stored.scored[model.scoring_model_id] = int(rest[3])
+                    stored.leads = max(stored.leads, int(rest[5]))
+                elif kind == "u":
+                    undecided.append(lead_id)
+                else:
+                    total, band, mql, version_id, explanation = rest[:5]
+                    before = (
+                        None
+                        if total is None
+                        else StoredScore(total, band, mql, version_id, explanation)
+                    )
+                    row = ScoreRow(
+                        lead_id, model.scoring_model_id, model.version.pk, *rest[5:10],
+                        rest[10], json.loads(rest[11]), now,
+                    )  # fmt: skip
+                    stored.crossed.append((before, row))
+            if undecided:
+                stored.undecided[model.scoring_model_id] = undecided
+    return stored
