@@ -557,7 +557,7 @@ def leads_rescore_chunk(
     summary = RescoreSummary()
     by_id = {model.scoring_model_id: model for model in models}
     compiled = (
-        sqlscores.statements(models, now=now, tz=timezone.get_default_timezone())
+        sqlscores.statements(models, lead_ids=lead_ids, now=now, tz=timezone.get_default_timezone())
         if connection.vendor == "postgresql"
         else {}
     )

@@ -15,8 +15,10 @@ from .models import Lead, RescoreChunk, RescoreRun, ScoringModel, ScoringModelVe
 from .rescoring import PublishedModel, leads_rescore_chunk, version_spec
 
 # Larger than the rescoring of fresh activities: each chunk costs a dozen statements whatever
-# its size, and a million leads still make two hundred chunks for the workers to share.
-RUN_CHUNK_SIZE = 5000
+# its size, and one range of 25,000 leads finds its activities in fewer page reads than five
+# ranges of 5,000 (a lead's activities lie all over the table); a million leads still make
+# forty chunks for the workers to share, and the progress bar moves every 2.5%.
+RUN_CHUNK_SIZE = 25000
 
 
 @dataclass(frozen=True)

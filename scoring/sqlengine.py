@@ -131,6 +131,47 @@ class _Value:
         return value, sure
 
 
+class ColumnValue(_Value):
+    """A typed column read as `to_jsonb(column)` would be, without building the jsonb: its
+    JSON type is known (NULL when the column is), so most coercions are plain SQL.
+
+    kind: "string", "integer", "decimal", "boolean" or "date" (a date only for is_set).
+    """
+
+    _JSON_TYPES = {"string": "string", "integer": "number", "decimal": "number",
+                   "boolean": "boolean", "date": "string"}  # fmt: skip
+
+    def __init__(self, column: str, kind: str) -> None:
+        self.column, self.kind = column, kind
+        self.json = f"to_jsonb({column})"
+        self.type = f"(CASE WHEN {column} IS NOT NULL THEN '{self._JSON_TYPES[kind]}' END)"
+        self.text = (
+            f"(CASE WHEN {column} THEN 'true' WHEN NOT {column} THEN 'false' END)"
+            if kind == "boolean"
+            else f"({column})::text"
+        )
+
+    def is_set(self) -> str:
+        if self.kind == "string":
+            return super().is_set()
+        return f"({self.column} IS NOT NULL)"
+
+    def as_text(self) -> tuple[str, str]:
+        if self.kind == "string":
+            return self.text, "true"
+        return super().as_text()
+
+    def as_number(self) -> tuple[str, str]:
+        if self.kind == "integer":
+            return f"({self.column})::numeric", "true"
+        return super().as_number()
+
+    def as_bool(self) -> tuple[str, str]:
+        if self.kind == "boolean":
+            return f"({self.column})", "true"
+        return super().as_bool()
+
+
 def _decided(sure: str, test: str) -> str:
     """True or false where sure, NULL (undecided) elsewhere."""
     return f"(CASE WHEN {sure} THEN coalesce({test}, false) END)"
@@ -205,13 +246,14 @@ def _implies_set(op: str, items: tuple) -> bool:
     return op in ("gte", "lte", "between")
 
 
-def condition_sql(condition: Condition, json: str, params: Params) -> str | None:
-    """A condition on the jsonb value `json`, three-valued (NULL: ask the engine); None when
-    the database cannot evaluate it."""
+def condition_sql(condition: Condition, json: str | _Value, params: Params) -> str | None:
+    """A condition on the jsonb value `json` (or a typed column's value), three-valued (NULL:
+    ask the engine); None when the database cannot evaluate it."""
+    value = json if isinstance(json, _Value) else _Value(json)
     if condition.op in ("not_equals", "not_in"):
-        test = _matches(condition.op.removeprefix("not_"), condition.value, _Value(json), params)
+        test = _matches(condition.op.removeprefix("not_"), condition.value, value, params)
         return None if test is None else f"(NOT {test})"
-    return _matches(condition.op, condition.value, _Value(json), params)
+    return _matches(condition.op, condition.value, value, params)
 
 
 def _where_sql(conditions: tuple[Condition, ...], params: Params) -> str | None:
@@ -303,10 +345,11 @@ def _inactivity_sql(criterion: InactivityCriterion, params: Params) -> str:
     date, within `days`."""
     kinds = f" WHERE a.kind = ANY({params.add(list(criterion.kinds))})" if criterion.kinds else ""
     # The age falls as the time rises, so the newest activity has the least age: one age per
-    # lead instead of one per activity. least() skips a lead without activities.
+    # lead instead of one per activity. least() skips a lead without activities. Each lead's
+    # creation date by its key: a join may hash the whole lead table for a large chunk.
     return (
-        "SELECT l.lead_id, 1::bigint, NULL::float8, false "
-        f"FROM leads l JOIN {_LEAD} d ON d.id = l.lead_id "
+        "SELECT l.lead_id, 1::bigint, NULL::float8, false FROM leads l "
+        f"JOIN LATERAL (SELECT created_at FROM {_LEAD} WHERE id = l.lead_id LIMIT 1) d ON true "
         f"LEFT JOIN (SELECT a.lead_id, max(a.occurred_at) AS at FROM acts a{kinds} "
         "GROUP BY a.lead_id) x ON x.lead_id = l.lead_id "
         f"WHERE coalesce(least({_AGE.format(at='x.at')}, {_AGE.format(at='d.created_at')}) "
@@ -328,14 +371,22 @@ def criterion_sql(criterion: Criterion, spec: ModelSpec, tz: tzinfo, params: Par
 
 
 def acts_sql(
-    criteria: Sequence[Criterion], params: Params, lead_range: tuple[str, str] | None
+    criteria: Sequence[Criterion],
+    params: Params,
+    lead_range: tuple[str, str] | None,
+    *,
+    every_lead: bool = False,
 ) -> str:
     """The activities of `leads` that happened by now, with their age: read once for all
-    criteria, narrowed to their kinds and windows when every criterion has some."""
+    criteria, narrowed to their kinds and windows when every criterion has some.
+
+    `every_lead`: those of every lead in `lead_range` (when `leads` holds most of them, the
+    range finds their activities sooner than a join; the caller ignores the rest)."""
+    join = "" if every_lead and lead_range else " JOIN leads l ON l.lead_id = a.lead_id"
     sql = (
         f"SELECT a.lead_id, a.kind, a.occurred_at, a.channel, a.properties, "
         f"{_AGE.format(at='a.occurred_at')} AS age "
-        f"FROM {_ACTIVITY} a JOIN leads l ON l.lead_id = a.lead_id "
+        f"FROM {_ACTIVITY} a{join} "
         "WHERE a.occurred_at <= %(c_now)s"
     )
     if lead_range is not None:

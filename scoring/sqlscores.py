@@ -35,15 +35,21 @@ from .definition import (
 from .engine import round_points, to_decimal
 from .lookups import int_array
 from .models import Account, Lead, LeadScore
-from .sqlengine import _ULP, Params, acts_sql, condition_sql, criterion_sql
+from .sqlengine import _ULP, ColumnValue, Params, acts_sql, condition_sql, criterion_sql
 
 if TYPE_CHECKING:
     from .rescoring import PublishedModel, ScoreRow
 
 _SCORES = LeadScore._meta.db_table
-# Whether a date is set is plain; what its text is, Python (isoformat) and PostgreSQL may
-# disagree on, so other tests of dates stay with the engine (the whole model takes its path).
-_DATE_TYPES = ("DateField", "DateTimeField")
+# The columns' kinds for sqlengine.ColumnValue. Whether a date is set is plain; what its text
+# is, Python (isoformat) and PostgreSQL may disagree on, so other tests of dates stay with the
+# engine (the whole model then takes its path).
+_KINDS = {
+    "CharField": "string", "EmailField": "string", "TextField": "string",
+    "IntegerField": "integer", "PositiveIntegerField": "integer", "BigIntegerField": "integer",
+    "DecimalField": "decimal", "BooleanField": "boolean", "DateField": "date",
+    "DateTimeField": "date",
+}  # fmt: skip
 _SET_OPS = ("is_set", "is_not_set")
 
 
@@ -59,22 +65,25 @@ class StoredChunk:
     undecided: dict[int, list[int]] = field(default_factory=dict)  # model id -> lead ids
 
 
-def _field_json(path: str, op: str, params: Params) -> str | None:
-    """The jsonb value of a lead or account field, as `lead_value` reads it (NULL without an
-    account); None for a date tested for more than being set."""
+def _field_value(path: str, op: str, params: Params) -> str | ColumnValue | None:
+    """A lead or account field as `lead_value` reads it (NULL without an account): the jsonb
+    of an attribute, or the column; None for a date tested for more than being set."""
     owner, _dot, name = path.partition(".")
     alias, model = ("d", Lead) if owner == "lead" else ("ac", Account)
     if name.startswith("attributes."):
         return f"({alias}.attributes -> {params.add(name.removeprefix('attributes.'))})"
     column = model._meta.get_field(name)
-    if column.get_internal_type() in _DATE_TYPES and op not in _SET_OPS:
+    kind = _KINDS.get(column.get_internal_type())
+    if kind is None:
+        return f"to_jsonb({alias}.{column.column})"
+    if kind == "date" and op not in _SET_OPS:
         return None
-    return f"to_jsonb({alias}.{column.column})"
+    return ColumnValue(f"{alias}.{column.column}", kind)
 
 
 def _lead_condition(condition: Condition, params: Params) -> str | None:
-    json_value = _field_json(condition.field, condition.op, params)
-    return None if json_value is None else condition_sql(condition, json_value, params)
+    value = _field_value(condition.field, condition.op, params)
+    return None if value is None else condition_sql(condition, value, params)
 
 
 def _capped(criterion: ActivityCriterion, amount: str, params: Params) -> str:
@@ -110,8 +119,8 @@ def _decayed(criterion: ActivityCriterion, params: Params) -> tuple[str, str]:
 def _part_sql(
     position: int, criterion: Criterion, spec: ModelSpec, tz: tzinfo, params: Params
 ) -> str | None:
-    """Rows (pos, lead_id, amount, evidence, unsure, name, type) of one criterion's
-    contributions, and of the leads it is undecided for (unsure, no amount)."""
+    """Rows (pos, lead_id, amount, evidence, unsure) of one criterion's contributions, and of
+    the leads it is undecided for (unsure, no amount)."""
     rows = criterion_sql(criterion, spec, tz, params)
     if rows is None:
         return None
@@ -129,9 +138,8 @@ def _part_sql(
     else:  # inactivity: a row where it fired
         evidence = "1"
     return (
-        f"SELECT {position} AS pos, lead_id, (CASE WHEN NOT unsure AND {sure} THEN {amount} END) "
-        f"AS amount, {evidence}::bigint AS evidence, unsure OR NOT {sure} AS unsure, "
-        f"{params.add(criterion.name)}::text AS name, {params.add(criterion.type)}::text AS type "
+        f"SELECT {position}, lead_id, (CASE WHEN NOT unsure AND {sure} THEN {amount} END), "
+        f"{evidence}::bigint, unsure OR NOT {sure} "
         f"FROM ({rows}) AS p{position}(lead_id, n, worth, unsure) WHERE unsure OR {fires}"
     )
 
@@ -150,19 +158,21 @@ def _band_sql(bands: Sequence[Band], value: str, params: Params) -> str:
 
 
 # A contribution's points as `Contribution.to_dict` stores them: a float, so 20 is 20.0.
-_POINTS_JSON = (
+_POINTS_TEXT = (
     "(CASE WHEN amount = trunc(amount) THEN trunc(amount)::text || '.0' "
-    "ELSE trim_scale(amount)::text END)::jsonb"
+    "ELSE trim_scale(amount)::text END)"
 )
 
 
 def chunk_statement(
-    model: PublishedModel, *, now: datetime, tz: tzinfo
+    model: PublishedModel, *, now: datetime, tz: tzinfo, dense: bool = False
 ) -> tuple[str, dict[str, Any]] | None:
     """The statement that scores and stores the leads %(c_ids)s (within %(c_low)s..%(c_high)s)
-    in this model; None when some condition or criterion needs the engine. Its rows: ("c", lead,
-    the stored score before, the new one) for each crossing, ("u", lead) for each undecided lead,
-    and one ("n", written, removed, scored, leads)."""
+    in this model; None when some condition or criterion needs the engine. `dense`: the leads
+    are most of their range (their activities are then found by the range alone).
+
+    Its rows: ("c", lead, the stored score before, the new one) for each crossing, ("u", lead)
+    for each undecided lead, and one ("n", written, removed, scored, leads)."""
     spec = model.spec
     params = Params(now=now)
     audience = [_lead_condition(c, params) for c in spec.audience]
@@ -178,26 +188,31 @@ def chunk_statement(
     contributions = [sql for sql in parts if sql]
     if attributes:
         values = ", ".join(
-            f"({p}, w.a{p}, {params.add(round_points(c.points))}::numeric, "
-            f"{params.add(c.name)}::text, {params.add(c.type)}::text)"
-            for p, c in attributes
+            f"({p}, w.a{p}, {params.add(round_points(c.points))}::numeric)" for p, c in attributes
         )
         contributions.append(
-            "SELECT v.pos, w.lead_id, CASE WHEN v.m THEN v.amount END, 1::bigint, v.m IS NULL, "
-            f"v.name, v.type FROM people w CROSS JOIN LATERAL (VALUES {values}) "
-            "AS v(pos, m, amount, name, type) WHERE v.m IS NOT FALSE"
+            "SELECT v.pos, w.lead_id, CASE WHEN v.m THEN v.amount END, 1::bigint, v.m IS NULL "
+            f"FROM people w CROSS JOIN LATERAL (VALUES {values}) AS v(pos, m, amount) "
+            "WHERE v.m IS NOT FALSE"
         )
     fit_positions = params.add([p for p, _c in attributes])
+    bounds = ("%(c_low)s", "%(c_high)s")
     acts = (
-        f"acts AS ({acts_sql([c for _p, c in others], params, ('%(c_low)s', '%(c_high)s'))}),"
+        f"acts AS ({acts_sql([c for _p, c in others], params, bounds, every_lead=dense)}),"
         if others
         else ""
     )
     model_id, version_id = params.add(model.scoring_model_id), params.add(model.version.pk)
     threshold = params.add(to_decimal(spec.mql_threshold))
     union = " UNION ALL ".join(contributions) or (
-        "SELECT 0 AS pos, 0::bigint AS lead_id, 0::numeric AS amount, 0::bigint AS evidence, "
-        "false AS unsure, '' AS name, '' AS type WHERE false"
+        "SELECT 0, 0::bigint, 0::numeric, 0::bigint, false WHERE false"
+    )
+    # Each contribution's JSON up to its points (by position), completed by its amount.
+    openings = params.add(
+        [
+            json.dumps({"criterion": c.name, "type": c.type})[:-1] + ', "points": '
+            for c in spec.criteria
+        ]
     )
     guard = (
         f"{_SCORES}.version_id < excluded.version_id OR ({_SCORES}.version_id = "
@@ -217,20 +232,20 @@ people AS (
     WHERE d.id BETWEEN %(c_low)s AND %(c_high)s
 ),
 {acts}
-contributions (pos, lead_id, amount, evidence, unsure, name, type) AS ({union}),
+contributions (pos, lead_id, amount, evidence, unsure) AS ({union}),
 totals AS (
     SELECT lead_id, bool_or(unsure) AS unsure,
         sum(amount) FILTER (WHERE pos = ANY({fit_positions}::int[])) AS fit,
         sum(amount) FILTER (WHERE pos <> ALL({fit_positions}::int[])) AS engagement,
-        jsonb_agg(jsonb_build_object('criterion', name, 'type', type, 'points', {_POINTS_JSON},
-            'evidence_count', evidence) ORDER BY pos) AS explanation
+        '[' || string_agg(({openings}::text[])[pos + 1] || {_POINTS_TEXT}
+            || ', "evidence_count": ' || evidence || '}}', ', ' ORDER BY pos) || ']' AS explanation
     FROM contributions GROUP BY lead_id
 ),
 scored AS (
     SELECT s.*, {_band_sql(spec.bands, "s.fit + s.engagement", params)} AS band,
         {_band_sql(spec.grades, "s.fit", params)} AS grade
     FROM (SELECT w.lead_id, coalesce(t.fit, 0.00) AS fit, coalesce(t.engagement, 0.00)
-            AS engagement, coalesce(t.explanation, '[]'::jsonb) AS explanation
+            AS engagement, coalesce(t.explanation, '[]')::jsonb AS explanation
           FROM people w LEFT JOIN totals t ON t.lead_id = w.lead_id
           WHERE w.inside AND t.unsure IS NOT TRUE) s
 ),
@@ -268,10 +283,11 @@ SELECT 'n', (SELECT count(*) FROM written), (SELECT count(*) FROM removed), NULL
 
 
 def statements(
-    models: Sequence[PublishedModel], *, now: datetime, tz: tzinfo
+    models: Sequence[PublishedModel], *, lead_ids: Sequence[int], now: datetime, tz: tzinfo
 ) -> dict[int, tuple[str, dict[str, Any]] | None]:
-    """Per model id, its chunk statement (None: the engine's path)."""
-    return {m.scoring_model_id: chunk_statement(m, now=now, tz=tz) for m in models}
+    """Per model id, its statement for these leads (None: the engine's path)."""
+    dense = bool(lead_ids) and 2 * len(lead_ids) > max(lead_ids) - min(lead_ids) + 1
+    return {m.scoring_model_id: chunk_statement(m, now=now, tz=tz, dense=dense) for m in models}
 
 
 def scores_lock_all(*, lead_ids: Sequence[int], model_ids: Sequence[int]) -> None:
@@ -302,8 +318,10 @@ def chunk_store(
         return stored
     ids = {"c_ids": int_array(lead_ids), "c_low": min(lead_ids), "c_high": max(lead_ids)}
     with connection.cursor() as cursor:
-        # Floats print as Python's repr does (the shortest text that reads back the same).
+        # Floats print as Python's repr does (the shortest text that reads back the same); a
+        # chunk's activities are sorted and grouped in memory rather than on disk.
         cursor.execute("SET LOCAL extra_float_digits = 1")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         for model in models:
             statement = compiled[model.scoring_model_id]
             assert statement is not None
