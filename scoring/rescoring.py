@@ -1,7 +1,9 @@
 """Apply the engine to leads in bulk: a fixed number of queries per chunk of leads.
 
-Each chunk loads its leads (with accounts) and all their activities in two queries, scores every
-lead against every published model it belongs to, and upserts the LeadScore rows in one statement.
+On PostgreSQL each model scores and stores a chunk in one statement (scoring.sqlscores); a model
+the database cannot evaluate, and the leads it leaves undecided, go the engine's way: their
+values and activities loaded in a few queries, scored in Python, upserted in one statement.
+Elsewhere (SQLite) every lead goes the engine's way.
 """
 
 import json
