@@ -258,6 +258,7 @@ written AS (
         grade, mql, explanation, computed_at)
     SELECT lead_id, {model_id}, {version_id}, fit + engagement, fit, engagement, band, grade,
         fit + engagement >= {threshold}::numeric, explanation, %(c_now)s FROM scored
+    ORDER BY lead_id  -- new rows in the order every writer locks scores in
     ON CONFLICT (lead_id, scoring_model_id) DO UPDATE SET {updates} WHERE {guard}
     RETURNING lead_id, total, fit, engagement, band, grade, mql, explanation
 ),
