@@ -59,27 +59,14 @@ scalars = st.one_of(
 )
 
 
-@st.composite
-def conditions(draw: st.DrawFn) -> Condition:
-    field = draw(st.sampled_from(FIELDS))
-    op = draw(
-        st.sampled_from(
-            [
-                "equals",
-                "not_equals",
-                "in",
-                "not_in",
-                "contains",
-                "icontains",
-                "starts_with",
-                "gte",
-                "lte",
-                "between",
-                "is_set",
-                "is_not_set",
-            ]  # fmt: skip
-        )
-    )
+OPS = (
+    "equals", "not_equals", "in", "not_in", "contains", "icontains", "starts_with", "gte", "lte",
+    "between", "is_set", "is_not_set",
+)  # fmt: skip
+
+
+def condition_on(draw: st.DrawFn, field: str, op: str, needles: list[str]) -> Condition:
+    """A condition of `op` on `field`, with a value (or values) fit for the operator."""
     if op in ("is_set", "is_not_set"):
         return Condition(field, op)
     if op in ("in", "not_in"):
@@ -87,8 +74,14 @@ def conditions(draw: st.DrawFn) -> Condition:
     if op == "between":
         return Condition(field, op, (draw(scalars), draw(scalars)))
     if op in ("contains", "icontains", "starts_with"):
-        return Condition(field, op, draw(st.sampled_from(["/pri", "P", "ss", "1", "", "ue"])))
+        return Condition(field, op, draw(st.sampled_from(needles)))
     return Condition(field, op, draw(scalars))
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> Condition:
+    field, op = draw(st.sampled_from(FIELDS)), draw(st.sampled_from(OPS))
+    return condition_on(draw, field, op, ["/pri", "P", "ss", "1", "", "ue"])
 
 
 points = st.one_of(
@@ -151,21 +144,26 @@ def _spec(criterion: Criterion, default_half_life: float | None) -> ModelSpec:
     )
 
 
+def store_history(lead: Lead, history: list[tuple]) -> None:
+    """The lead's activities, each (kind, seconds before NOW, channel, properties)."""
+    Activity.objects.bulk_create(
+        Activity(
+            lead=lead,
+            kind=kind,
+            occurred_at=NOW - timedelta(seconds=seconds),
+            channel=channel,
+            properties=properties,
+            source="test",
+        )
+        for kind, seconds, channel, properties in history
+    )
+
+
 def _store(histories: list[tuple[float, list[tuple]]]) -> list[int]:
     ids = []
     for created_days, history in histories:
         lead = LeadFactory(created_at=NOW - timedelta(days=created_days))
-        Activity.objects.bulk_create(
-            Activity(
-                lead=lead,
-                kind=kind,
-                occurred_at=NOW - timedelta(seconds=seconds),
-                channel=channel,
-                properties=properties,
-                source="test",
-            )
-            for kind, seconds, channel, properties in history
-        )
+        store_history(lead, history)
         ids.append(lead.pk)
     return ids
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scoring import sqlscores
 from scoring.definition import AttributeCriterion, Band, Condition, ModelSpec
 from scoring.engine import applies_to, score_lead
-from scoring.models import Activity, Lead, LeadScore
+from scoring.models import Lead, LeadScore
 from scoring.rescoring import (
     PublishedModel,
     activities_by_lead,
@@ -30,13 +30,15 @@ from scoring.services import scoring_model_load
 from tests.factories import AccountFactory, LeadFactory
 from tests.scoring.test_sqlengine import (
     NOW,
+    OPS,
     TRICKY_TEXT,
     TZ,
     activity,
+    condition_on,
     criteria,
     json_values,
     points,
-    scalars,
+    store_history,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -46,10 +48,6 @@ PATHS = (
     "account.employee_count", "account.is_target_account", "account.annual_revenue",
     "account.name", "account.attributes.y",
 )  # fmt: skip
-OPS = (
-    "equals", "not_equals", "in", "not_in", "contains", "icontains", "starts_with", "gte", "lte",
-    "between", "is_set", "is_not_set",
-)  # fmt: skip
 
 
 @st.composite
@@ -57,15 +55,7 @@ def lead_conditions(draw: st.DrawFn) -> Condition:
     path = draw(st.sampled_from(PATHS))
     # A date is only ever asked whether it is set (anything else stays with the engine).
     op = draw(st.sampled_from(OPS[-2:] if path == "lead.birthday" else OPS))
-    if op in ("is_set", "is_not_set"):
-        return Condition(path, op)
-    if op in ("in", "not_in"):
-        return Condition(path, op, tuple(draw(st.lists(scalars, min_size=1, max_size=3))))
-    if op == "between":
-        return Condition(path, op, (draw(scalars), draw(scalars)))
-    if op in ("contains", "icontains", "starts_with"):
-        return Condition(path, op, draw(st.sampled_from(["ss", "1", "", "ue", "Fi", "e"])))
-    return Condition(path, op, draw(scalars))
+    return condition_on(draw, path, op, ["ss", "1", "", "ue", "Fi", "e"])
 
 
 attribute_criteria = st.builds(
@@ -130,17 +120,7 @@ def _store(drawn: list[dict]) -> list[int]:
             account=None if account is None else AccountFactory(**account),
             created_at=NOW - timedelta(days=40),
         )
-        Activity.objects.bulk_create(
-            Activity(
-                lead=lead,
-                kind=kind,
-                occurred_at=NOW - timedelta(seconds=seconds),
-                channel=channel,
-                properties=properties,
-                source="test",
-            )
-            for kind, seconds, channel, properties in values["activities"]
-        )
+        store_history(lead, values["activities"])
         ids.append(lead.pk)
     return ids
 
