@@ -575,7 +575,12 @@ def leads_rescore_chunk(
             summary.leads = done.leads
             for model_id, scored in done.scored.items():
                 summary.per_model[by_id[model_id].spec.slug] = scored
-            reached = [row.lead_id for before, row in done.crossed if row.mql]
+            # A handoff's trigger is asked for only where a lead becomes an MQL.
+            reached = [
+                row.lead_id
+                for before, row in done.crossed
+                if row.mql and (before is None or not before.mql)
+            ]
             parts.append(
                 _Stored(done.written, done.removed, done.crossed, latest_activities(reached))
             )
