@@ -228,7 +228,7 @@ def _compute_scores_engine(
                 "lead_id", "scoring_model_id", "computed_at"
             )
         }
-    tz = timezone.get_default_timezone()
+    tz, cutoff = timezone.get_default_timezone(), now or timezone.now()
     chunk = ChunkScores([], defaultdict(list), len(leads), {})
     audiences: list[tuple[int, LeadFacts, list[PublishedModel]]] = []
     for lead in leads:
@@ -249,8 +249,10 @@ def _compute_scores_engine(
             at = now or stored_at.get((lead_id, model.scoring_model_id)) or timezone.now()
             result = score_lead(model.spec, facts, lead_activities, at, tz)
             chunk.rows.append(_score_row(lead_id, model, result, at))
-        if lead_activities:
-            chunk.latest[lead_id] = max(lead_activities, key=lambda a: a.occurred_at)
+        # The handoff's trigger: the latest activity by the time of scoring.
+        happened = [a for a in lead_activities if a.occurred_at <= cutoff]
+        if happened:
+            chunk.latest[lead_id] = max(happened, key=lambda a: a.occurred_at)
     return chunk
 
 
@@ -284,8 +286,8 @@ def leads_facts(lead_ids: Sequence[int]) -> list[tuple[int, LeadFacts]]:
     return facts
 
 
-def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
-    """Each lead's latest activity (the trigger of a handoff), in one query."""
+def latest_activities(lead_ids: Sequence[int], *, now: datetime) -> dict[int, ActivityFact]:
+    """Each lead's latest activity by `now` (the trigger of a handoff), in one query."""
     if not lead_ids:
         return {}
     with connection.cursor() as cursor:
@@ -293,8 +295,8 @@ def latest_activities(lead_ids: Sequence[int]) -> dict[int, ActivityFact]:
         cursor.execute(
             "SELECT l.id, a.kind, a.occurred_at FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT kind, occurred_at FROM {Activity._meta.db_table} "
-            "WHERE lead_id = l.id ORDER BY occurred_at DESC LIMIT 1) a",
-            [int_array(lead_ids)],
+            "WHERE lead_id = l.id AND occurred_at <= %s ORDER BY occurred_at DESC LIMIT 1) a",
+            [int_array(lead_ids), now],
         )
         return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
 
@@ -440,7 +442,7 @@ def _compute_scores_sql(
             for model in inside_models:
                 result = score_lead(model.spec, facts, lead_activities, now, tz)
                 chunk.rows.append(_score_row(lead_id, model, result, now))
-    chunk.latest = latest_activities([row.lead_id for row in chunk.rows if row.mql])
+    chunk.latest = latest_activities([row.lead_id for row in chunk.rows if row.mql], now=now)
     return chunk
 
 
@@ -582,7 +584,9 @@ def leads_rescore_chunk(
                 if row.mql and (before is None or not before.mql)
             ]
             parts.append(
-                _Stored(done.written, done.removed, done.crossed, latest_activities(reached))
+                _Stored(
+                    done.written, done.removed, done.crossed, latest_activities(reached, now=now)
+                )
             )
             for model_id, undecided in done.undecided.items():
                 chunk, stored = _scores_store(

@@ -249,9 +249,10 @@ scored AS (
           FROM people w LEFT JOIN totals t ON t.lead_id = w.lead_id
           WHERE w.inside AND t.unsure IS NOT TRUE) s
 ),
-before AS (
-    SELECT lead_id, total, band, mql, version_id, explanation FROM {_SCORES}
-    WHERE scoring_model_id = {model_id} AND lead_id = ANY(%(c_ids)s::bigint[])
+before AS (  -- by the unique index of each lead's score, whatever the statistics say
+    SELECT l.lead_id, b.total, b.band, b.mql, b.version_id, b.explanation FROM leads l
+    JOIN LATERAL (SELECT * FROM {_SCORES} s WHERE s.lead_id = l.lead_id
+        AND s.scoring_model_id = {model_id}) b ON true
 ),
 written AS (
     INSERT INTO {_SCORES} (lead_id, scoring_model_id, version_id, total, fit, engagement, band,
@@ -294,12 +295,17 @@ def statements(
 def scores_lock_all(*, lead_ids: Sequence[int], model_ids: Sequence[int]) -> None:
     """Lock the stored scores of these leads until commit (so a crossing is seen once), in the
     order every writer locks them, without reading them back."""
+    if not lead_ids:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
+            # The range lets the planner read the chunk's part of the unique index, not the
+            # table (the array alone looks as if it matched every score).
             f"SELECT count(*) FROM (SELECT 1 FROM {_SCORES} "
-            "WHERE lead_id = ANY(%s::bigint[]) AND scoring_model_id = ANY(%s::bigint[]) "
+            "WHERE lead_id BETWEEN %s AND %s AND lead_id = ANY(%s::bigint[]) "
+            "AND scoring_model_id = ANY(%s::bigint[]) "
             "ORDER BY lead_id, scoring_model_id FOR UPDATE) locked",
-            [int_array(lead_ids), int_array(model_ids)],
+            [min(lead_ids), max(lead_ids), int_array(lead_ids), int_array(model_ids)],
         )
 
 

@@ -30,7 +30,7 @@ from scoring.models import (
     ScoreEventKind,
     ScoringModel,
 )
-from scoring.rescoring import compute_scores, published_models, scores_upsert
+from scoring.rescoring import compute_scores, leads_rescore, published_models, scores_upsert
 from scoring.runs import chunk_ranges, run_chunk, run_start
 from scoring.services import scoring_model_draft_definition, scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
@@ -198,6 +198,18 @@ def test_crossing_into_mql_records_an_event_and_hands_the_lead_to_sales(
     # The webinar's own SLA (12 h) applies, not the model's 48 h.
     assert handoff.sla_due_at == score.computed_at + timedelta(hours=12)
     assert handoff.actions.get().kind == HandoffAction.Kind.CREATED
+
+
+def test_a_handoff_is_triggered_by_the_latest_activity_that_has_happened(model):
+    """An activity dated after the rescore (a booked event, a clock ahead) is no trigger."""
+    lead = LeadFactory(account=AccountFactory(is_target_account=True))
+    ActivityFactory(lead=lead, kind="page_view", occurred_at=NOW - timedelta(hours=2))
+    ActivityFactory(lead=lead, kind="webinar_attended", occurred_at=NOW - timedelta(hours=1))
+    ActivityFactory(lead=lead, kind="email_open", occurred_at=NOW + timedelta(days=2))
+    leads_rescore(lead_ids=[lead.pk], now=NOW)
+    handoff = Handoff.objects.get(lead=lead)
+    assert handoff.trigger == f"webinar_attended at {(NOW - timedelta(hours=1)).isoformat()}"
+    assert handoff.sla_due_at == NOW + timedelta(hours=12)
     lead.refresh_from_db()
     assert lead.lifecycle_stage == LifecycleStage.MQL
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scoring import sqlscores
 from scoring.definition import AttributeCriterion, Band, Condition, ModelSpec
 from scoring.engine import applies_to, score_lead
-from scoring.models import Lead, LeadScore
+from scoring.models import Handoff, Lead, LeadScore, ScoreEvent
 from scoring.rescoring import (
     PublishedModel,
     activities_by_lead,
@@ -125,10 +125,12 @@ def _store(drawn: list[dict]) -> list[int]:
     return ids
 
 
-def _published(spec: ModelSpec) -> PublishedModel:
-    # A model row to store scores under; the scores follow the drawn spec.
+def _published(spec: ModelSpec, revision: int = 1) -> PublishedModel:
+    # A model row to store scores under (another revision: a newer version of it); the scores
+    # follow the drawn spec.
     model, version = scoring_model_load(
-        data={"slug": "m", "name": "m", "mql_threshold": 1, "bands": [{"label": "x", "min": 0}],
+        data={"slug": "m", "name": "m", "mql_threshold": revision,
+              "bands": [{"label": "x", "min": 0}],
               "criteria": [{"name": "c", "type": "inactivity", "days": 1, "points": 1}]}
     )  # fmt: skip
     assert version is not None
@@ -263,3 +265,56 @@ def test_amounts_are_the_engines_to_the_cent():
         {"criterion": "Webinar", "type": "activity", "points": 1.01, "evidence_count": 1},
         {"criterion": "Target", "type": "attribute", "points": 0.0, "evidence_count": 1},
     ]
+
+
+def _crossings(lead_ids: list[int]) -> tuple[list[tuple], list[tuple]]:
+    """The score events and handoffs of these leads, each lead named by its position."""
+    position = {pk: i for i, pk in enumerate(lead_ids)}
+    events = [
+        (position[lead_id], *rest)
+        for lead_id, *rest in ScoreEvent.objects.filter(lead_id__in=lead_ids)
+        .order_by("lead_id", "id")
+        .values_list("lead_id", "kind", "from_total", "to_total", "from_band", "to_band",
+                     "reason", "occurred_at")
+    ]  # fmt: skip
+    handoffs = sorted(
+        (position[lead_id], *rest)
+        for lead_id, *rest in Handoff.objects.filter(lead_id__in=lead_ids).values_list(
+            "lead_id", "score_at_handoff", "trigger", "sla_due_at", "created_at"
+        )
+    )
+    return events, handoffs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(spec=models(), later=models(), drawn=st.lists(leads, min_size=1, max_size=4),
+       move=st.booleans())  # fmt: skip
+def test_the_database_records_crossings_as_python_does(berlin, spec, later, drawn, move):
+    """Events with their reasons (a new score, then a newer version over it) and handoffs with
+    their trigger, from the statement and from Python's path alike."""
+
+    def crossings(*, in_database: bool) -> tuple[list[tuple], list[tuple]]:
+        with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
+            if not in_database:
+                patch.setattr(
+                    sqlscores,
+                    "statements",
+                    lambda models, **_kwargs: {m.scoring_model_id: None for m in models},
+                )
+            lead_ids = _store(drawn)
+            first = _published(spec)
+            # A day earlier: some of the drawn activities have not happened yet.
+            leads_rescore_chunk(lead_ids=lead_ids, models=[first], now=NOW - timedelta(days=1))
+            if move:
+                Lead.objects.filter(pk=lead_ids[0]).update(job_title="Student", seniority="7")
+            second = _published(later, revision=2)
+            assert second.version.pk > first.version.pk
+            leads_rescore_chunk(lead_ids=lead_ids, models=[second], now=NOW)
+            found = _crossings(lead_ids)
+            transaction.set_rollback(True)
+        return found
+
+    in_database = crossings(in_database=True)
+    assert in_database == crossings(in_database=False)
+    assert len(in_database[0]) >= len(in_database[1])  # every handoff came with its event
