@@ -328,10 +328,24 @@ class LeadScore(models.Model):
 
     # Both lead the indexes below; a second index per column would only cost every write.
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores", db_index=False)
+    # A rescore writes the same model and version into every row: the database checking them
+    # row by row cost a tenth of a publish. Models and versions are removed only through the
+    # ORM, which deletes their scores first (CASCADE) or refuses (PROTECT); nothing else looks
+    # scores up by version, so that rare check may scan rather than every write keep an index.
     scoring_model = models.ForeignKey(
-        ScoringModel, on_delete=models.CASCADE, related_name="scores", db_index=False
+        ScoringModel,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,
+        db_constraint=False,
     )
-    version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        ScoringModelVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     total = models.DecimalField(_("score"), max_digits=12, decimal_places=2)
     fit = models.DecimalField(_("fit"), max_digits=12, decimal_places=2)
     engagement = models.DecimalField(_("engagement"), max_digits=12, decimal_places=2)
@@ -521,10 +535,21 @@ class ScoreEvent(models.Model):
     lead = models.ForeignKey(
         Lead, on_delete=models.CASCADE, related_name="score_events", db_index=False
     )
+    # Checked by the ORM, not row by row (see LeadScore).
     scoring_model = models.ForeignKey(
-        ScoringModel, on_delete=models.CASCADE, related_name="score_events", db_index=False
+        ScoringModel,
+        on_delete=models.CASCADE,
+        related_name="score_events",
+        db_index=False,
+        db_constraint=False,
     )
-    version = models.ForeignKey(ScoringModelVersion, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        ScoringModelVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     kind = models.CharField(_("event"), max_length=20, choices=ScoreEventKind.choices)
     from_total = models.DecimalField(
         _("score before"), max_digits=12, decimal_places=2, null=True, blank=True

@@ -5,8 +5,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import ProtectedError
 
-from scoring.models import LeadScore, ScoringModel
+from scoring.models import LeadScore, ScoreEvent, ScoringModel
 from scoring.rescoring import leads_rescore, published_models, scores_upsert
 from scoring.services import scoring_model_draft_definition, scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
@@ -132,3 +133,19 @@ def test_a_lead_that_leaves_the_audience_loses_its_score_and_only_that_one():
     assert summary.scores_removed == 1
     assert set(LeadScore.objects.values_list("lead_id", flat=True)) == {staying.pk}
     assert not LeadScore.objects.filter(lead=never_in).exists()
+
+
+def test_scores_and_events_keep_their_model_and_version(leads):
+    # The database does not check these references row by row; the ORM keeps them whole.
+    target, _ = leads
+    ActivityFactory(lead=target, kind="webinar_attended", occurred_at=NOW)  # an MQL: an event
+    leads_rescore(now=NOW)
+    model = ScoringModel.objects.get(slug="m")
+    assert LeadScore.objects.filter(scoring_model=model).count() == 2
+    assert ScoreEvent.objects.filter(scoring_model=model).exists()
+    with pytest.raises(ProtectedError):
+        model.versions.get().delete()
+    with pytest.raises(ProtectedError):
+        model.delete()
+    assert LeadScore.objects.filter(version__scoring_model=model).count() == 2
+    assert ScoreEvent.objects.filter(version__scoring_model=model).exists()
