@@ -323,29 +323,38 @@ class ScoringModelVersion(models.Model):
         return f"{self.scoring_model} v{self.number}"
 
 
-class LeadScore(models.Model):
-    """A lead's current score in one model, with the explanation of every point."""
-
-    # Both lead the indexes below; a second index per column would only cost every write.
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores", db_index=False)
-    # A rescore writes the same model and version into every row: the database checking them
-    # row by row cost a tenth of a publish. Models and versions are removed only through the
-    # ORM, which deletes their scores first (CASCADE) or refuses (PROTECT); nothing else looks
-    # scores up by version, so that rare check may scan rather than every write keep an index.
-    scoring_model = models.ForeignKey(
+# Scores and score events, the rows a publish writes by the million, carry the same model and
+# version in every row: the database checking them row by row cost a tenth of a publish. Models
+# and versions are removed only through the ORM, which deletes their rows first (CASCADE) or
+# refuses (PROTECT); nothing else looks these rows up by version, so that rare check may scan
+# rather than every write keep an index.
+def _model_of_many(related_name: str) -> models.ForeignKey:
+    return models.ForeignKey(
         ScoringModel,
         on_delete=models.CASCADE,
-        related_name="scores",
-        db_index=False,
+        related_name=related_name,
+        db_index=False,  # the composite indexes of the table start with it or the lead
         db_constraint=False,
     )
-    version = models.ForeignKey(
+
+
+def _version_of_many() -> models.ForeignKey:
+    return models.ForeignKey(
         ScoringModelVersion,
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
         db_constraint=False,
     )
+
+
+class LeadScore(models.Model):
+    """A lead's current score in one model, with the explanation of every point."""
+
+    # Both lead the indexes below; a second index per column would only cost every write.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores", db_index=False)
+    scoring_model = _model_of_many("scores")
+    version = _version_of_many()
     total = models.DecimalField(_("score"), max_digits=12, decimal_places=2)
     fit = models.DecimalField(_("fit"), max_digits=12, decimal_places=2)
     engagement = models.DecimalField(_("engagement"), max_digits=12, decimal_places=2)
@@ -535,21 +544,8 @@ class ScoreEvent(models.Model):
     lead = models.ForeignKey(
         Lead, on_delete=models.CASCADE, related_name="score_events", db_index=False
     )
-    # Checked by the ORM, not row by row (see LeadScore).
-    scoring_model = models.ForeignKey(
-        ScoringModel,
-        on_delete=models.CASCADE,
-        related_name="score_events",
-        db_index=False,
-        db_constraint=False,
-    )
-    version = models.ForeignKey(
-        ScoringModelVersion,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    scoring_model = _model_of_many("score_events")
+    version = _version_of_many()
     kind = models.CharField(_("event"), max_length=20, choices=ScoreEventKind.choices)
     from_total = models.DecimalField(
         _("score before"), max_digits=12, decimal_places=2, null=True, blank=True
