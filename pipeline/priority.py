@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -45,9 +46,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from scoring.handoffs import MqlCrossing
+from scoring.handoffs import MqlCrossing, OpeningColumns
 from scoring.models import (
     OPEN_HANDOFF_STATUSES,
+    Account,
     Activity,
     Handoff,
     HandoffStatus,
@@ -280,6 +282,80 @@ def opening_facts(crossings: Sequence[MqlCrossing], *, now: datetime) -> list[Pr
             )
         )
     return facts
+
+
+def opening_columns(*, now: datetime) -> OpeningColumns:
+    """`opening_facts` and `priority_parts` as SQL over the rows of handoffs being opened (see
+    scoring.handoffs.OpeningColumns): the stored priority fields of each new handoff."""
+    params: dict[str, object] = {}
+
+    def add(value: object) -> str:
+        name = f"p_{len(params)}"
+        params[name] = value
+        return f"%({name})s"
+
+    activity, account = Activity._meta.db_table, Account._meta.db_table
+
+    def latest(signals: str, alias: str) -> str:
+        # Newest first along the lead's activity index within the window, as `_latest` (a
+        # LIMIT keeps the planner from copying the lookup into every use of its value).
+        return (
+            f"LEFT JOIN LATERAL (SELECT a.occurred_at AS at FROM {activity} a "  # noqa: S608
+            f"WHERE a.lead_id = f.lead_id AND a.occurred_at >= "
+            f"{add(now - timedelta(days=INTENT_DAYS))} AND a.occurred_at <= {add(now)} "
+            f"AND ({signals}) ORDER BY a.occurred_at DESC LIMIT 1) {alias} ON true"
+        )
+
+    like = connection.ops.prep_for_like_query
+    intent = " OR ".join(
+        [
+            f"a.kind = ANY({add(list(INTENT_KINDS))})",
+            *(
+                f"(a.kind = 'page_view' AND (a.properties ->> 'url') LIKE {add(like(p) + '%')})"
+                for p in INTENT_URL_PREFIXES
+            ),
+        ]
+    )
+    engaged = f"a.kind = ANY({add(list(ENGAGED_KINDS))})"
+    thresholds = " ".join(
+        f"WHEN {add(pk)}::bigint THEN {add(value)}::float8"
+        for pk, value in mql_thresholds().items()
+    )
+    threshold = f"(CASE f.scoring_model_id {thresholds} END)" if thresholds else "NULL::float8"
+    employees, revenue = "p_ac.employee_count", "p_ac.annual_revenue"
+    size = (
+        "CASE WHEN f.account_id IS NULL THEN 'consumer' "
+        f"WHEN {employees} IS NOT NULL THEN CASE WHEN {employees} >= {LARGE_FROM_EMPLOYEES} "
+        f"THEN 'large' WHEN {employees} >= {SMALL_BELOW_EMPLOYEES} THEN 'medium' ELSE 'small' END "
+        f"WHEN {revenue} > {add(LARGE_ABOVE_REVENUE)} THEN 'large' "
+        f"WHEN {revenue} > {add(SMALL_UP_TO_REVENUE)} THEN 'medium' ELSE 'small' END"
+    )
+    # As timedelta(days=...) adds, whatever the session's time zone.
+    window = f"make_interval(hours => {INTENT_DAYS * 24})"
+    triage = " ".join(
+        f"WHEN p.size_band = '{size_band}' AND p.buyer_stage = '{stage}' THEN {points}"
+        for (size_band, stage), points in TRIAGE_MATRIX.items()
+    )
+    joins = (
+        f"LEFT JOIN {account} p_ac ON p_ac.id = f.account_id "
+        f"{latest(intent, 'p_i')} {latest(engaged, 'p_e')} CROSS JOIN LATERAL (SELECT "
+        f"{size} AS size_band, CASE WHEN p_i.at IS NOT NULL THEN 'decision' "
+        "WHEN p_e.at IS NOT NULL THEN 'consideration' ELSE 'awareness' END AS buyer_stage, "
+        f"CASE WHEN {threshold} > 0 THEN least(greatest(f.total::float8 / {threshold}, 0), 2) "
+        f"* {SCORE_POINTS_PER_THRESHOLD} ELSE 0 END AS score_points) p"
+    )
+    return OpeningColumns(
+        joins=joins,
+        columns={
+            "score_band": "f.band",
+            "size_band": "p.size_band",
+            "buyer_stage": "p.buyer_stage",
+            "score_points": "p.score_points",
+            "priority_base": f"(CASE {triage} END) + p.score_points",
+            "priority_until": f"coalesce(p_i.at, p_e.at) + {window}",
+        },
+        params=params,
+    )
 
 
 # --- reading the queue ---------------------------------------------------------------------------

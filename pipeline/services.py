@@ -13,13 +13,25 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scoring.handoffs import HandoffError, MqlCrossing, handoff_assign, handoffs_announce
+from scoring.handoffs import (
+    HandoffError,
+    MqlCrossing,
+    OpeningColumns,
+    handoff_assign,
+    handoffs_announce,
+)
 from scoring.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES
 from scoring.staging import bulk_insert, copy_to_stage
 
 from .models import AssignmentRule, RoundRobinTurn, SavedQueueFilter
-from .priority import PriorityFacts, opening_facts, priority_facts, priority_parts
+from .priority import (
+    PriorityFacts,
+    opening_columns,
+    opening_facts,
+    priority_facts,
+    priority_parts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +252,11 @@ def on_handoffs_opening(
         dict(zip(_PRIORITY_FIELDS, _stored_priority(facts), strict=True))
         for facts in opening_facts(crossings, now=now)
     ]
+
+
+def on_handoffs_opening_columns(sender: object, now: datetime, **kwargs: object) -> OpeningColumns:
+    """Receiver: the same, for the statement that opens handoffs on PostgreSQL."""
+    return opening_columns(now=now)
 
 
 def on_scores_stored(

@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .definition import ModelSpec
+from .lookups import int_array
 from .models import (
     OPEN_HANDOFF_STATUSES,
+    Activity,
     Handoff,
     HandoffAction,
     HandoffStatus,
@@ -25,7 +27,7 @@ from .models import (
     OutcomeKind,
     RejectionReason,
 )
-from .signals import handoff_changed, handoffs_opening
+from .signals import handoff_changed, handoffs_opening, handoffs_opening_columns
 from .staging import insert_rows
 
 # Stages a lead leaves when it becomes an MQL; later stages are not moved back.
@@ -69,10 +71,24 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[int]:
     the new handoffs' ids.
 
     Runs inside the caller's transaction; a lead already with sales in that model is skipped.
-    Plain rows, no model instances: a publish can open hundreds of thousands at once.
+    On PostgreSQL one statement opens them all (a publish can open hundreds of thousands at
+    once); elsewhere plain rows are built here, with the trigger the crossings carry.
     """
     if not crossings:
         return []
+    if connection.vendor == "postgresql":
+        created = _handoffs_open_sql(crossings)
+    else:
+        created = _handoffs_open_rows(crossings)
+    handoffs_announce(created, HandoffAction.Kind.CREATED)
+    return created
+
+
+def _trigger_text(kind: str, at: datetime | None) -> str:
+    return f"{kind} at {at.isoformat()}"[:200] if at else ""
+
+
+def _handoffs_open_rows(crossings: Sequence[MqlCrossing]) -> list[int]:
     lead_ids = sorted({c.lead_id for c in crossings})
     already_open = set(
         Handoff.objects.filter(
@@ -89,11 +105,13 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[int]:
         if (c.lead_id, c.scoring_model_id) in already_open:
             continue
         already_open.add((c.lead_id, c.scoring_model_id))
-        trigger = f"{c.trigger_kind} at {c.trigger_at.isoformat()}" if c.trigger_at else ""
         due = c.at + timedelta(hours=sla_hours(c.spec, c.trigger_kind))
         owner = owners.get(c.lead_id)
         opening.append(c)
-        rows.append((c.lead_id, c.scoring_model_id, owner, c.total, trigger[:200], due, c.at))
+        rows.append(
+            (c.lead_id, c.scoring_model_id, owner, c.total,
+             _trigger_text(c.trigger_kind, c.trigger_at), due, c.at)
+        )  # fmt: skip
     if not rows:
         return []
     fields: tuple[str, ...] = ("lead_id", "scoring_model_id", "owner_id", "score_at_handoff",
@@ -117,8 +135,134 @@ def handoffs_open(*, crossings: Sequence[MqlCrossing]) -> list[int]:
     Lead.objects.filter(
         pk__any_of=sorted({row[0] for row in rows}), lifecycle_stage__in=_BEFORE_MQL
     ).update(lifecycle_stage=LifecycleStage.MQL, updated_at=timezone.now())
-    handoffs_announce(created, HandoffAction.Kind.CREATED)
     return created
+
+
+def _sla_hours_sql(crossings: Sequence[MqlCrossing], params: dict[str, object]) -> str:
+    """`sla_hours` of each opening row (`f.trigger_kind` of the model `f.scoring_model_id`)."""
+    specs = {c.scoring_model_id: c.spec for c in crossings}
+
+    def add(value: object) -> str:
+        name = f"o_{len(params)}"
+        params[name] = value
+        return f"%({name})s"
+
+    models = []
+    for model_id, spec in specs.items():
+        kinds = " ".join(
+            f"WHEN {add(kind_sla.kind)} THEN {add(float(kind_sla.hours))}::float8"
+            for kind_sla in spec.sla_by_kind
+        )
+        default = f"{add(float(spec.sla_hours))}::float8"
+        hours = f"CASE f.trigger_kind {kinds} ELSE {default} END" if kinds else default
+        models.append(f"WHEN {add(model_id)}::bigint THEN {hours}")
+    return f"(CASE f.scoring_model_id {' '.join(models)} END)"
+
+
+# The trigger as `_trigger_text` writes it: Python's isoformat of the UTC time (no fraction
+# when it has no microseconds).
+_TRIGGER_SQL = (
+    "CASE WHEN f.trigger_at IS NULL THEN '' ELSE left(f.trigger_kind || ' at ' "
+    "|| to_char(f.trigger_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    "|| CASE WHEN to_char(f.trigger_at AT TIME ZONE 'UTC', 'US') = '000000' THEN '' "
+    "ELSE '.' || to_char(f.trigger_at AT TIME ZONE 'UTC', 'US') END || '+00:00', 200) END"
+)
+
+
+@dataclass(frozen=True)
+class OpeningColumns:
+    """Further Handoff fields for the statement that opens handoffs on PostgreSQL (see the
+    signal handoffs_opening_columns): `joins` follow `FROM opening f`, whose columns are
+    lead_id, scoring_model_id, total, band, at and account_id; `columns` hold an SQL
+    expression per field; `params` their named parameters (a prefix of the receiver's own)."""
+
+    joins: str
+    columns: dict[str, str]
+    params: dict[str, object]
+
+
+def _handoffs_open_sql(crossings: Sequence[MqlCrossing]) -> list[int]:
+    """Open the handoffs in one statement: the lead's owner, the trigger (its latest activity
+    by the time of the crossing), the SLA, the further fields of the receivers of
+    handoffs_opening_columns, the "created" action and the lifecycle stage."""
+    now = timezone.now()
+    params: dict[str, object] = {
+        "o_leads": int_array(c.lead_id for c in crossings),
+        "o_models": int_array(c.scoring_model_id for c in crossings),
+        "o_totals": [c.total for c in crossings],
+        "o_bands": [c.band for c in crossings],
+        "o_ats": [c.at for c in crossings],
+        "o_open": list(OPEN_HANDOFF_STATUSES),
+        "o_before": list(_BEFORE_MQL),
+        "o_now": now,
+        "o_created": HandoffAction.Kind.CREATED.value,
+    }
+    columns = {
+        "lead_id": "f.lead_id",
+        "scoring_model_id": "f.scoring_model_id",
+        "owner_id": "f.owner_id",
+        "score_at_handoff": "f.total",
+        "trigger": _TRIGGER_SQL,
+        "sla_due_at": f"f.at + make_interval(secs => {_sla_hours_sql(crossings, params)} * 3600)",
+        "created_at": "f.at",
+        "updated_at": "%(o_now)s",
+    }
+    joins = []
+    for _receiver, extra in handoffs_opening_columns.send(sender=Handoff, now=now):
+        if extra:
+            joins.append(extra.joins)
+            columns.update(extra.columns)
+            params.update(extra.params)
+    meta = Handoff._meta
+    for f in meta.concrete_fields:
+        if f is not meta.pk and f.attname not in columns:
+            name = f"o_default_{f.attname}"
+            params[name] = f.get_db_prep_save(f.get_default(), connection)
+            columns[f.attname] = f"%({name})s"
+    names = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in columns)
+    activity, lead = Activity._meta.db_table, Lead._meta.db_table
+    action = HandoffAction._meta.db_table
+    sql = f"""
+WITH opening AS (
+    SELECT DISTINCT ON (c.lead_id, c.scoring_model_id) c.*, l.owner_id, l.account_id,
+        t.kind AS trigger_kind, t.occurred_at AS trigger_at
+    FROM unnest(%(o_leads)s::bigint[], %(o_models)s::bigint[], %(o_totals)s::numeric[],
+        %(o_bands)s::text[], %(o_ats)s::timestamptz[]) AS c(lead_id, scoring_model_id, total,
+        band, at)
+    -- each lead by its key, whatever the planner estimates
+    JOIN LATERAL (SELECT owner_id, account_id FROM {lead} WHERE id = c.lead_id LIMIT 1) l ON true
+    -- newest first along the lead's activity index, stopping at the first
+    LEFT JOIN LATERAL (SELECT kind, occurred_at FROM {activity} a WHERE a.lead_id = c.lead_id
+        AND a.occurred_at <= c.at ORDER BY a.occurred_at DESC LIMIT 1) t ON true
+    -- a lead already with sales, looked up by its key (a LIMIT keeps the planner from reading
+    -- every open handoff instead, as it may when its statistics are behind)
+    LEFT JOIN LATERAL (SELECT true AS found FROM {meta.db_table} h WHERE h.lead_id = c.lead_id
+        AND h.scoring_model_id = c.scoring_model_id AND h.status = ANY(%(o_open)s) LIMIT 1) x
+        ON true
+    WHERE x.found IS NULL
+    ORDER BY c.lead_id, c.scoring_model_id
+),
+opened AS (
+    INSERT INTO {meta.db_table} ({names})
+    SELECT {", ".join(columns.values())} FROM opening f {" ".join(joins)}
+    ORDER BY f.lead_id, f.scoring_model_id
+    RETURNING id, lead_id, created_at
+),
+logged AS (
+    INSERT INTO {action} (handoff_id, kind, at, user_id, detail)
+    SELECT id, %(o_created)s, created_at, NULL, '' FROM opened
+),
+moved AS (
+    UPDATE {lead} l SET lifecycle_stage = %(o_mql)s, updated_at = %(o_now)s
+    WHERE l.id = ANY(%(o_leads)s::bigint[]) AND l.lifecycle_stage = ANY(%(o_before)s)
+        AND EXISTS (SELECT 1 FROM opened o WHERE o.lead_id = l.id)
+)
+SELECT id FROM opened ORDER BY id
+"""  # noqa: S608 - fixed names; values are parameters
+    params["o_mql"] = LifecycleStage.MQL.value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 _ALLOWED_FROM = {

@@ -198,7 +198,9 @@ class ChunkScores:
     rows: list[ScoreRow]
     outside: dict[int, list[int]]  # model id -> lead ids outside its audience
     leads: int
-    latest: dict[int, ActivityFact]  # lead id -> its latest activity (the handoff's trigger)
+    # lead id -> its latest activity: the handoff's trigger where handoffs are opened row by row
+    # (elsewhere than PostgreSQL, whose statement finds it)
+    latest: dict[int, ActivityFact]
 
 
 def compute_scores(
@@ -284,21 +286,6 @@ def leads_facts(lead_ids: Sequence[int]) -> list[tuple[int, LeadFacts]]:
             )
         )
     return facts
-
-
-def latest_activities(lead_ids: Sequence[int], *, now: datetime) -> dict[int, ActivityFact]:
-    """Each lead's latest activity by `now` (the trigger of a handoff), in one query."""
-    if not lead_ids:
-        return {}
-    with connection.cursor() as cursor:
-        # Newest first along each lead's activity index, stopping at the first.
-        cursor.execute(
-            "SELECT l.id, a.kind, a.occurred_at FROM unnest(%s::bigint[]) AS l(id) "  # noqa: S608
-            f"CROSS JOIN LATERAL (SELECT kind, occurred_at FROM {Activity._meta.db_table} "
-            "WHERE lead_id = l.id AND occurred_at <= %s ORDER BY occurred_at DESC LIMIT 1) a",
-            [int_array(lead_ids), now],
-        )
-        return {lead_id: ActivityFact(kind, at) for lead_id, kind, at in cursor.fetchall()}
 
 
 def _path_column(path: str) -> tuple[str, str | None]:
@@ -442,7 +429,6 @@ def _compute_scores_sql(
             for model in inside_models:
                 result = score_lead(model.spec, facts, lead_activities, now, tz)
                 chunk.rows.append(_score_row(lead_id, model, result, now))
-    chunk.latest = latest_activities([row.lead_id for row in chunk.rows if row.mql], now=now)
     return chunk
 
 
@@ -577,17 +563,7 @@ def leads_rescore_chunk(
             summary.leads = done.leads
             for model_id, scored in done.scored.items():
                 summary.per_model[by_id[model_id].spec.slug] = scored
-            # A handoff's trigger is asked for only where a lead becomes an MQL.
-            reached = [
-                row.lead_id
-                for before, row in done.crossed
-                if row.mql and (before is None or not before.mql)
-            ]
-            parts.append(
-                _Stored(
-                    done.written, done.removed, done.crossed, latest_activities(reached, now=now)
-                )
-            )
+            parts.append(_Stored(done.written, done.removed, done.crossed))
             for model_id, undecided in done.undecided.items():
                 chunk, stored = _scores_store(
                     lead_ids=undecided, models=[by_id[model_id]], now=now, engine=True

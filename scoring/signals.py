@@ -1,7 +1,7 @@
 """Signals other parts of the product subscribe to (outbound webhooks, notifications, the queue).
 
-All but `handoffs_opening` are sent after the transaction that caused them commits, so a
-receiver sees the rows.
+All but the two `handoffs_opening` signals are sent after the transaction that caused them
+commits, so a receiver sees the rows.
 """
 
 from django.dispatch import Signal
@@ -24,3 +24,8 @@ scores_stored = Signal()
 # list of dicts, one per crossing in order, all with the same keys: further Handoff fields to
 # insert with them (the queue's priority), so they need no second write.
 handoffs_opening = Signal()
+
+# Sent on PostgreSQL instead, with `now`, while the statement that opens handoffs is built: a
+# receiver may return a scoring.handoffs.OpeningColumns, SQL for further Handoff fields computed
+# from the rows being opened, so the statement writes them with the handoffs.
+handoffs_opening_columns = Signal()
