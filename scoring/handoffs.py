@@ -194,6 +194,7 @@ def _handoffs_open_sql(crossings: Sequence[MqlCrossing]) -> list[int]:
         "o_ats": [c.at for c in crossings],
         "o_open": list(OPEN_HANDOFF_STATUSES),
         "o_before": list(_BEFORE_MQL),
+        "o_mql": LifecycleStage.MQL.value,
         "o_now": now,
         "o_created": HandoffAction.Kind.CREATED.value,
     }
@@ -259,7 +260,6 @@ moved AS (
 )
 SELECT id FROM opened ORDER BY id
 """  # noqa: S608 - fixed names; values are parameters
-    params["o_mql"] = LifecycleStage.MQL.value
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [pk for (pk,) in cursor.fetchall()]
