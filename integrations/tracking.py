@@ -29,7 +29,9 @@ MAX_EVENTS = 50
 PAGE_VIEW = "page_view"
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
-_PAGE_FIELDS = {"url": 2048, "title": 300, "referrer": 2048}
+# Longer values are cut, so that a page's fields stay well within an activity's properties
+# (MAX_PROPERTIES_BYTES), whatever the characters of its title.
+_PAGE_FIELDS = {"url": 1000, "title": 120, "referrer": 400}
 
 
 class BeaconError(ValueError):
@@ -116,8 +118,11 @@ def beacon_parse(body: bytes) -> Beacon:
             if not isinstance(extra, dict):
                 raise BeaconError(f"events[{index}].properties: must be an object")
             properties = {**extra, **page}
-            if len(json.dumps(properties)) > MAX_PROPERTIES_BYTES:
-                raise BeaconError(f"events[{index}].properties: too large")
+            if len(json.dumps(properties, ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
+                raise BeaconError(
+                    f"events[{index}].properties: larger than {MAX_PROPERTIES_BYTES} bytes "
+                    "with the page's url, title and referrer"
+                )
             events.append(TrackedEvent(event_id, name, properties))
         else:
             raise BeaconError(f"events[{index}].type: page_view, event or identify")

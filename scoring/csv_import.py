@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .ingest import MAX_PROPERTIES_BYTES, MAX_PROPERTIES_STORED_BYTES, properties_stored_too_large
 from .models import Account, Activity, Lead, LeadOutcome, LifecycleStage, OutcomeKind
 
 BATCH_SIZE = 5000
@@ -342,6 +343,11 @@ def _activity_item(row: dict[str, str]) -> dict[str, Any]:
         "channel": _text(row, "channel", Activity),
         "properties": _extras(row, ACTIVITY_COLUMNS),
     }
+    if len(_properties_text(item["properties"]).encode()) > MAX_PROPERTIES_BYTES:
+        raise RowError(
+            f"the extra columns (the activity's properties) take more than "
+            f"{MAX_PROPERTIES_BYTES} bytes"
+        )
     external_id = _text(row, "external_id", Activity)
     if not external_id:
         # No id from the source: a fingerprint of the row keeps re-imports idempotent.
@@ -355,9 +361,32 @@ def _activity_item(row: dict[str, str]) -> dict[str, Any]:
     return item
 
 
+def _properties_text(properties: dict[str, str]) -> str:
+    return json.dumps(properties, ensure_ascii=False)
+
+
+def _properties_fit(
+    path: Path, items: list[tuple[int, dict[str, Any]]], report: ImportReport
+) -> list[tuple[int, dict[str, Any]]]:
+    """The items whose properties PostgreSQL stores within the cap; the others reported."""
+    texts = [_properties_text(item["properties"]) for _, item in items]
+    fitting = []
+    for (line, item), too_large in zip(items, properties_stored_too_large(texts), strict=True):
+        if too_large:
+            report.error(
+                path,
+                line,
+                f"the extra columns take more than {MAX_PROPERTIES_STORED_BYTES} bytes stored",
+            )
+        else:
+            fitting.append((line, item))
+    return fitting
+
+
 def import_activities(path: Path, report: ImportReport) -> None:
     for rows in _batches(path, report):
         items = _dedupe_by(_parse_rows(path, rows, _activity_item, report), "external_id")
+        items = _properties_fit(path, items, report)
         leads = _lead_ids(i["lead_external_id"] for _, i in items)
         seen = set(
             Activity.objects.filter(

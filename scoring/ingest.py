@@ -23,7 +23,15 @@ from .models import Activity, Lead, PendingRescore
 from .staging import copy_to_stage
 
 MAX_BATCH = 1000
-MAX_PROPERTIES_BYTES = 16_384
+# An activity's properties travel in the activity index beside its lead, time, kind and channel,
+# so scoring reads a lead's activities from the index alone. An index entry holds at most about
+# 2.7 kB, hence the cap on their JSON text, and on the size PostgreSQL stores them in: a little
+# more than the text for an object of strings, up to 6 times more for a list of small numbers.
+MAX_PROPERTIES_BYTES = 2_000
+MAX_PROPERTIES_STORED_BYTES = 2_100
+# Properties of fewer bytes surely fit once stored (8 times their text at most); only longer
+# ones are measured by the database.
+_SURELY_FITS = MAX_PROPERTIES_STORED_BYTES // 8
 # Clocks of senders drift; an activity further ahead than this is a mistake, not a clock skew.
 FUTURE_TOLERANCE = timedelta(hours=1)
 _FLUSH_FLAG = "scoring:rescore-flush-scheduled"
@@ -105,11 +113,29 @@ def _parse(index: int, item: object, now: datetime) -> _Item:
     if not isinstance(properties, dict):
         raise ValueError("properties: must be an object")
     properties_json = json.dumps(properties, ensure_ascii=False)
-    if len(properties_json) > MAX_PROPERTIES_BYTES:
+    if len(properties_json.encode()) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"properties: larger than {MAX_PROPERTIES_BYTES} bytes")
     external_id = _text(item, "external_id", 255) or None
     channel = _text(item, "channel", 64)
     return _Item(index, lead_key, kind, occurred_at, channel, properties_json, external_id)
+
+
+def properties_stored_too_large(texts: Sequence[str]) -> list[bool]:
+    """For each properties JSON text (within MAX_PROPERTIES_BYTES), whether PostgreSQL would
+    store it in more than MAX_PROPERTIES_STORED_BYTES; one query for all that may."""
+    large = [False] * len(texts)
+    doubtful = [i for i, text in enumerate(texts) if len(text.encode()) > _SURELY_FITS]
+    if not doubtful or connection.vendor != "postgresql":
+        return large
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_column_size(t::jsonb) > %s FROM unnest(%s::text[]) WITH ORDINALITY "
+            "AS u(t, n) ORDER BY n",
+            [MAX_PROPERTIES_STORED_BYTES, [texts[i] for i in doubtful]],
+        )
+        for i, (too_large,) in zip(doubtful, cursor.fetchall(), strict=True):
+            large[i] = too_large
+    return large
 
 
 def _resolve_leads(
@@ -209,6 +235,16 @@ def activities_ingest(
             parsed.append(_parse(index, item, now))
         except ValueError as exc:
             result.rejected.append(Rejected(index, str(exc)))
+    fitting = []
+    for item, too_large in zip(
+        parsed, properties_stored_too_large([item.properties_json for item in parsed]), strict=True
+    ):
+        if too_large:
+            reason = f"properties: larger than {MAX_PROPERTIES_STORED_BYTES} bytes as stored"
+            result.rejected.append(Rejected(item.index, reason))
+        else:
+            fitting.append(item)
+    parsed = fitting
     leads = _resolve_leads(parsed, source=source, create_leads=create_leads, result=result)
     rows = []
     for item in parsed:
