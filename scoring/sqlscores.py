@@ -249,11 +249,10 @@ scored AS (
           FROM people w LEFT JOIN totals t ON t.lead_id = w.lead_id
           WHERE w.inside AND t.unsure IS NOT TRUE) s
 ),
-before AS (  -- by the unique index of each lead's score, whatever the statistics say (the
-    -- LIMIT keeps the planner from turning the lookups into a join over the model's scores)
+before AS (  -- by the unique index of each lead's score, whatever the statistics say
     SELECT l.lead_id, b.total, b.band, b.mql, b.version_id, b.explanation FROM leads l
     JOIN LATERAL (SELECT * FROM {_SCORES} s WHERE s.lead_id = l.lead_id
-        AND s.scoring_model_id = {model_id} LIMIT 1) b ON true
+        AND s.scoring_model_id = {model_id}) b ON true
 ),
 written AS (
     INSERT INTO {_SCORES} (lead_id, scoring_model_id, version_id, total, fit, engagement, band,
