@@ -67,11 +67,11 @@ def scores_lock(
         }
 
 
-def _amount(value: Decimal) -> str:
+def amount_text(value: Decimal) -> str:
     return f"{value:.2f}".removesuffix(".00")
 
 
-def _changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+def changes_text(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
     """The criteria whose points moved, biggest first: "Webinar +15, Inactive 30 days -10"."""
     old = {c["criterion"]: Decimal(str(c["points"])) for c in before}
     new = {c["criterion"]: Decimal(str(c["points"])) for c in after}
@@ -80,18 +80,18 @@ def _changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
         for name in dict.fromkeys([*new, *old])
     ]
     moved = sorted((d for d in deltas if d[1]), key=lambda d: -abs(d[1]))
-    parts = [f"{name} {'+' if delta > 0 else ''}{_amount(delta)}" for name, delta in moved[:4]]
+    parts = [f"{name} {'+' if delta > 0 else ''}{amount_text(delta)}" for name, delta in moved[:4]]
     if len(moved) > 4:
         parts.append(f"{len(moved) - 4} more")
     return ", ".join(parts)
 
 
 def _reason(before: StoredScore | None, row: "ScoreRow", threshold: Decimal, number: int) -> str:
-    start = "new score" if before is None else f"score {_amount(before.total)}"
-    text = f"{start} → {_amount(row.total)} (MQL at {_amount(threshold)})"
+    start = "new score" if before is None else f"score {amount_text(before.total)}"
+    text = f"{start} → {amount_text(row.total)} (MQL at {amount_text(threshold)})"
     if before is not None and before.version_id != row.version_id:
         text += f"; rules changed (version {number})"
-    changes = _changes(before.explanation if before else [], row.explanation)
+    changes = changes_text(before.explanation if before else [], row.explanation)
     return f"{text}; {changes}" if changes else f"{text}; time passed (decay or windows)"
 
 
@@ -106,11 +106,14 @@ def crossings_record(
     changed: Sequence[tuple[StoredScore | None, "ScoreRow"]],
     models: Mapping[int, "PublishedModel"],
     latest: Mapping[int, ActivityFact],
+    recorded: Sequence[int] = (),
+    reached: Sequence[MqlCrossing] = (),
 ) -> tuple[int, list[int]]:
     """Record the events of freshly written scores and open handoffs; returns how many events
-    and the new handoffs' ids."""
+    and the new handoffs' ids. `recorded`: events the database already recorded (by id), and
+    `reached`: the MQL crossings among them (see sqlscores)."""
     events: list[tuple[Any, ...]] = []
-    crossings: list[MqlCrossing] = []
+    crossings: list[MqlCrossing] = list(reached)
     for before, row in changed:
         model = models[row.scoring_model_id]
         threshold = Decimal(repr(model.spec.mql_threshold))
@@ -145,7 +148,7 @@ def crossings_record(
             )
             for kind in kinds
         )  # fmt: skip
-    if events:
-        ids = insert_rows(ScoreEvent, _EVENT_FIELDS, events)
+    ids = [*recorded, *insert_rows(ScoreEvent, _EVENT_FIELDS, events)]
+    if ids:
         transaction.on_commit(lambda: score_events_recorded.send(sender=ScoreEvent, event_ids=ids))
-    return len(events), handoffs_open(crossings=crossings)
+    return len(ids), handoffs_open(crossings=crossings)

@@ -554,17 +554,18 @@ def leads_rescore_chunk(
     in_database = [m for m in models if compiled.get(m.scoring_model_id)]
     elsewhere = [m for m in models if not compiled.get(m.scoring_model_id)]
     parts: list[_Stored] = []
+    in_sql = sqlscores.StoredChunk()
     with transaction.atomic():
         if in_database:
             sqlscores.scores_lock_all(lead_ids=lead_ids, model_ids=list(by_id))
-            done = sqlscores.chunk_store(
+            in_sql = sqlscores.chunk_store(
                 lead_ids=lead_ids, models=in_database, compiled=compiled, now=now
             )
-            summary.leads = done.leads
-            for model_id, scored in done.scored.items():
+            summary.leads = in_sql.leads
+            for model_id, scored in in_sql.scored.items():
                 summary.per_model[by_id[model_id].spec.slug] = scored
-            parts.append(_Stored(done.written, done.removed, done.crossed))
-            for model_id, undecided in done.undecided.items():
+            parts.append(_Stored(in_sql.written, in_sql.removed))
+            for model_id, undecided in in_sql.undecided.items():
                 chunk, stored = _scores_store(
                     lead_ids=undecided, models=[by_id[model_id]], now=now, engine=True
                 )
@@ -581,7 +582,11 @@ def leads_rescore_chunk(
         summary.scores_written = sum(part.written for part in parts)
         summary.scores_removed = sum(part.removed for part in parts)
         summary.events, opened = crossings_record(
-            changed=[pair for part in parts for pair in part.changed], models=by_id, latest=latest
+            changed=[pair for part in parts for pair in part.changed],
+            models=by_id,
+            latest=latest,
+            recorded=in_sql.events,
+            reached=in_sql.reached,
         )
         summary.handoffs = len(opened)
         ids = list(lead_ids)

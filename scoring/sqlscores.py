@@ -2,10 +2,11 @@
 
 `scoring.sqlengine` turns activity, frequency and inactivity criteria into queries. Here the
 audience and attribute conditions join them, and the same statement adds up the amounts, picks
-band, grade and MQL, writes the explanation and upserts the scores, so no lead's values pass
-through Python. Only two things come back: the scores that crossed a threshold (Python records
-their events and opens handoffs) and the leads the database left undecided (the engine scores
-them, see sqlengine for what that means).
+band, grade and MQL, writes the explanation, upserts the scores and records the score events of
+threshold crossings with their reasons, so no lead's values pass through Python. Only a little
+comes back: the leads that became MQLs (Python opens their handoffs, see scoring.handoffs), the
+new events' ids, and the leads the database left undecided (the engine scores them, see
+sqlengine for what that means).
 
 The amounts are the engine's to the cent: counts times points in the same float arithmetic,
 printed as Python prints a float (`extra_float_digits`) before rounding half up; decayed sums
@@ -18,11 +19,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
-from .crossings import StoredScore
+from .crossings import amount_text
 from .definition import (
     ActivityCriterion,
     AttributeCriterion,
@@ -33,14 +35,16 @@ from .definition import (
     ModelSpec,
 )
 from .engine import round_points, to_decimal
+from .handoffs import MqlCrossing
 from .lookups import int_array
-from .models import Account, Lead, LeadScore
+from .models import Account, Lead, LeadScore, ScoreEvent, ScoreEventKind
 from .sqlengine import _ULP, ColumnValue, Params, acts_sql, condition_sql, criterion_sql
 
 if TYPE_CHECKING:
-    from .rescoring import PublishedModel, ScoreRow
+    from .rescoring import PublishedModel
 
 _SCORES = LeadScore._meta.db_table
+_EVENTS = ScoreEvent._meta.db_table
 # The columns' kinds for sqlengine.ColumnValue. Whether a date is set is plain; what its text
 # is, Python (isoformat) and PostgreSQL may disagree on, so other tests of dates stay with the
 # engine (the whole model then takes its path).
@@ -61,7 +65,8 @@ class StoredChunk:
     written: int = 0
     removed: int = 0
     scored: dict[int, int] = field(default_factory=dict)  # model id -> scores computed
-    crossed: list[tuple[StoredScore | None, ScoreRow]] = field(default_factory=list)
+    events: list[int] = field(default_factory=list)  # the score events recorded, by id
+    reached: list[MqlCrossing] = field(default_factory=list)  # the leads that became MQLs
     undecided: dict[int, list[int]] = field(default_factory=dict)  # model id -> lead ids
 
 
@@ -164,6 +169,37 @@ _POINTS_TEXT = (
 )
 
 
+def _amount_sql(value: str) -> str:
+    """`crossings.amount_text` of a numeric with at most two decimals."""
+    return f"regexp_replace(round({value}, 2)::text, '\\.00$', '')"
+
+
+# What `crossings.changes_text` says of each crossing: the criteria whose points moved between
+# the explanations before and after, biggest first, those of the new one before the others.
+_MOVED_SQL = f"""
+SELECT lead_id, string_agg(part, ', ' ORDER BY rank) FILTER (WHERE rank <= 4)
+    || CASE WHEN count(*) > 4 THEN ', ' || (count(*) - 4) || ' more' ELSE '' END AS changes
+FROM (
+    SELECT lead_id, name || ' ' || CASE WHEN delta > 0 THEN '+' ELSE '' END
+        || {_amount_sql("delta")} AS part,
+        row_number() OVER (PARTITION BY lead_id ORDER BY abs(delta) DESC, gone, pos) AS rank
+    FROM (
+        SELECT coalesce(n.lead_id, o.lead_id) AS lead_id, coalesce(n.name, o.name) AS name,
+            n.name IS NULL AS gone, coalesce(n.pos, o.pos) AS pos,
+            coalesce(n.points, 0) - coalesce(o.points, 0) AS delta
+        FROM (SELECT c.lead_id, e ->> 'criterion' AS name, (e ->> 'points')::numeric AS points, pos
+              FROM crossed c, jsonb_array_elements(c.explanation) WITH ORDINALITY AS x(e, pos)) n
+        FULL JOIN (SELECT c.lead_id, e ->> 'criterion' AS name, (e ->> 'points')::numeric AS points,
+              pos FROM crossed c,
+              jsonb_array_elements(c.b_explanation) WITH ORDINALITY AS x(e, pos)) o
+            ON o.lead_id = n.lead_id AND o.name = n.name
+    ) deltas
+    WHERE delta <> 0
+) parts
+GROUP BY lead_id
+"""
+
+
 def chunk_statement(
     model: PublishedModel, *, now: datetime, tz: tzinfo, dense: bool = False
 ) -> tuple[str, dict[str, Any]] | None:
@@ -171,8 +207,10 @@ def chunk_statement(
     in this model; None when some condition or criterion needs the engine. `dense`: the leads
     are most of their range (their activities are then found by the range alone).
 
-    Its rows: ("c", lead, the stored score before, the new one) for each crossing, ("u", lead)
-    for each undecided lead, and one ("n", written, removed, scored, leads)."""
+    It also records the score events of the crossings, with their reasons. Its rows, seven
+    columns each: ("c", lead, total, band) for each lead that became an MQL (for its handoff),
+    ("e", event id) for each event, ("u", lead) for each undecided lead, and one
+    ("n", written, -, -, removed, scored, leads)."""
     spec = model.spec
     params = Params(now=now)
     audience = [_lead_condition(c, params) for c in spec.audience]
@@ -204,6 +242,13 @@ def chunk_statement(
     )
     model_id, version_id = params.add(model.scoring_model_id), params.add(model.version.pk)
     threshold = params.add(to_decimal(spec.mql_threshold))
+    mql_at = amount_text(Decimal(repr(spec.mql_threshold)))
+    rules_changed = params.add(f"; rules changed (version {model.version.number})")
+    reached, lost, band_changed = (
+        params.add(kind.value)
+        for kind in (ScoreEventKind.MQL_REACHED, ScoreEventKind.MQL_LOST,
+                     ScoreEventKind.BAND_CHANGED)
+    )  # fmt: skip
     union = " UNION ALL ".join(contributions) or (
         "SELECT 0, 0::bigint, 0::numeric, 0::bigint, false WHERE false"
     )
@@ -267,19 +312,43 @@ removed AS (
     DELETE FROM {_SCORES} s USING people w
     WHERE s.scoring_model_id = {model_id} AND s.lead_id = w.lead_id AND NOT w.inside
     RETURNING s.lead_id
+),
+crossed AS (
+    SELECT w.lead_id, w.total, w.band, w.mql, w.explanation, b.lead_id IS NOT NULL AS had,
+        b.total AS b_total, b.band AS b_band, b.mql AS b_mql, b.version_id AS b_version,
+        b.explanation AS b_explanation
+    FROM written w LEFT JOIN before b ON b.lead_id = w.lead_id
+    WHERE (w.mql AND b.mql IS NOT TRUE) OR (b.mql AND NOT w.mql) OR b.band <> w.band
+),
+moved AS ({_MOVED_SQL}),
+recorded AS (
+    INSERT INTO {_EVENTS} (lead_id, scoring_model_id, version_id, kind, from_total, to_total,
+        from_band, to_band, reason, occurred_at)
+    SELECT c.lead_id, {model_id}, {version_id}, k.kind, c.b_total, c.total,
+        coalesce(c.b_band, ''), c.band,
+        -- the reason crossings.crossings_record gives
+        CASE WHEN c.had THEN 'score ' || {_amount_sql("c.b_total")} ELSE 'new score' END
+        || ' → ' || {_amount_sql("c.total")} || {params.add(f" (MQL at {mql_at})")}
+        || CASE WHEN c.b_version <> {version_id} THEN {rules_changed} ELSE '' END
+        || '; ' || coalesce(m.changes, 'time passed (decay or windows)'), %(c_now)s
+    FROM crossed c LEFT JOIN moved m ON m.lead_id = c.lead_id CROSS JOIN LATERAL (VALUES
+        (1, {reached}, c.mql AND c.b_mql IS NOT TRUE), (1, {lost}, c.b_mql AND NOT c.mql),
+        (2, {band_changed}, c.b_band <> c.band)) AS k(position, kind, happened)
+    WHERE k.happened
+    ORDER BY c.lead_id, k.position
+    RETURNING id
 )
-SELECT 'c', w.lead_id, b.total, b.band, b.mql, b.version_id, b.explanation::text, w.total,
-    w.fit, w.engagement, w.band, w.grade, w.mql, w.explanation::text
-FROM written w LEFT JOIN before b ON b.lead_id = w.lead_id
-WHERE (w.mql AND b.mql IS NOT TRUE) OR (b.mql AND NOT w.mql) OR b.band <> w.band
+SELECT 'c', c.lead_id, c.total, c.band, NULL::bigint, NULL::bigint, NULL::bigint
+FROM crossed c WHERE c.mql AND c.b_mql IS NOT TRUE
 UNION ALL
-SELECT 'u', w.lead_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'u', w.lead_id, NULL, NULL, NULL, NULL, NULL
 FROM people w LEFT JOIN totals t ON t.lead_id = w.lead_id
 WHERE w.inside IS NULL OR (w.inside AND t.unsure)
 UNION ALL
-SELECT 'n', (SELECT count(*) FROM written), (SELECT count(*) FROM removed), NULL, NULL,
-    (SELECT count(*) FROM scored), NULL, (SELECT count(*) FROM people), NULL, NULL, NULL, NULL,
-    NULL, NULL
+SELECT 'e', id, NULL, NULL, NULL, NULL, NULL FROM recorded
+UNION ALL
+SELECT 'n', (SELECT count(*) FROM written), NULL, NULL, (SELECT count(*) FROM removed),
+    (SELECT count(*) FROM scored), (SELECT count(*) FROM people)
 """
     return sql, params.values
 
@@ -318,8 +387,6 @@ def chunk_store(
 ) -> StoredChunk:
     """Run the models' statements over the leads (inside the caller's transaction, with their
     scores locked)."""
-    from .rescoring import ScoreRow
-
     stored = StoredChunk()
     if not lead_ids:
         return stored
@@ -335,26 +402,20 @@ def chunk_store(
             sql, params = statement
             cursor.execute(sql, {**params, **ids})
             undecided = []
-            for kind, lead_id, *rest in cursor.fetchall():
-                if kind == "n":
-                    stored.written += int(lead_id)
-                    stored.removed += int(rest[0])
-                    stored.scored[model.scoring_model_id] = int(rest[3])
-                    stored.leads = max(stored.leads, int(rest[5]))
+            for kind, lead_id, total, band, removed, scored, leads in cursor.fetchall():
+                if kind == "c":
+                    stored.reached.append(
+                        MqlCrossing(lead_id, model.scoring_model_id, model.spec, total, now, band)
+                    )
+                elif kind == "e":
+                    stored.events.append(lead_id)
                 elif kind == "u":
                     undecided.append(lead_id)
                 else:
-                    total, band, mql, version_id, explanation = rest[:5]
-                    before = (
-                        None
-                        if total is None
-                        else StoredScore(total, band, mql, version_id, explanation)
-                    )
-                    row = ScoreRow(
-                        lead_id, model.scoring_model_id, model.version.pk, *rest[5:10],
-                        rest[10], json.loads(rest[11]), now,
-                    )  # fmt: skip
-                    stored.crossed.append((before, row))
+                    stored.written += lead_id
+                    stored.removed += removed
+                    stored.scored[model.scoring_model_id] = scored
+                    stored.leads = max(stored.leads, leads)
             if undecided:
                 stored.undecided[model.scoring_model_id] = undecided
     return stored

@@ -7,6 +7,7 @@ included, equals the engine's on the lead as the database gives it back, and a l
 audience has none. What the database cannot decide, the engine stores.
 """
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -17,11 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring import sqlscores
+from scoring.crossings import StoredScore, _reason
 from scoring.definition import AttributeCriterion, Band, Condition, ModelSpec
 from scoring.engine import applies_to, score_lead
 from scoring.models import Handoff, Lead, LeadScore, ScoreEvent
 from scoring.rescoring import (
     PublishedModel,
+    ScoreRow,
     activities_by_lead,
     lead_facts,
     leads_rescore_chunk,
@@ -318,3 +321,73 @@ def test_the_database_records_crossings_as_python_does(berlin, spec, later, draw
     in_database = crossings(in_database=True)
     assert in_database == crossings(in_database=False)
     assert len(in_database[0]) >= len(in_database[1])  # every handoff came with its event
+
+
+criterion_names = st.sampled_from(["c0", "c1", "c2", "c3", "c4", "c5", "Old one", "Old two"])
+moved_points = st.sampled_from([-10, -5, 0, 2.5, 5, 10, 12.25])
+explanations_before = st.lists(
+    st.tuples(criterion_names, moved_points), unique_by=lambda pair: pair[0], max_size=8
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(points=st.lists(moved_points, min_size=6, max_size=6),
+       befores=st.lists(st.none() | explanations_before, min_size=1, max_size=4),
+       newer=st.booleans())  # fmt: skip
+def test_the_databases_reasons_are_pythons(points, befores, newer):
+    """Ties between criteria that moved alike, more than four of them, criteria gone from the
+    new version: the database words each event's reason as crossings._reason does."""
+    spec = ModelSpec(
+        slug="m",
+        name="m",
+        mql_threshold=-1000,
+        bands=(Band("all", -1000),),
+        criteria=tuple(
+            AttributeCriterion(name=f"c{i}", condition=Condition("lead.email", "is_set"), points=p)
+            for i, p in enumerate(points)
+        ),
+    )
+    with transaction.atomic():
+        older = _published(spec)
+        model = _published(spec, revision=2) if newer else older
+        lead_ids = _store([{"job_title": "", "seniority": "", "attributes": {}, "birthday": None,
+                            "account": None, "activities": []}] * len(befores))  # fmt: skip
+        stored = {}
+        for lead_id, before in zip(lead_ids, befores, strict=True):
+            if before is None:
+                continue
+            explanation = [
+                {"criterion": name, "type": "attribute", "points": float(p), "evidence_count": 1}
+                for name, p in before
+            ]
+            score = LeadScore.objects.create(
+                lead_id=lead_id, scoring_model_id=model.scoring_model_id,
+                version_id=older.version.pk, total=Decimal("12.50"), fit=Decimal("12.50"),
+                engagement=0, band="some", grade="", mql=False, explanation=explanation,
+                computed_at=NOW - timedelta(days=1),
+            )  # fmt: skip
+            stored[lead_id] = StoredScore(
+                score.total, score.band, score.mql, score.version_id, json.dumps(explanation)
+            )
+        assert sqlscores.chunk_statement(model, now=NOW, tz=TZ) is not None
+        leads_rescore_chunk(lead_ids=lead_ids, models=[model], now=NOW)
+        after = {s.lead_id: s for s in LeadScore.objects.filter(lead_id__in=lead_ids)}
+        for event in ScoreEvent.objects.filter(lead_id__in=lead_ids):
+            score = after[event.lead_id]
+            row = ScoreRow(
+                score.lead_id, score.scoring_model_id, score.version_id, score.total, score.fit,
+                score.engagement, score.band, score.grade, score.mql, score.explanation, NOW,
+            )  # fmt: skip
+            expected = _reason(
+                stored.get(event.lead_id), row, Decimal("-1000"), model.version.number
+            )
+            assert event.reason == expected
+        kinds = sorted(
+            ScoreEvent.objects.filter(lead_id__in=lead_ids).values_list("kind", "lead_id")
+        )
+        assert kinds == sorted(
+            [("mql_reached", lead_id) for lead_id in lead_ids]
+            + [("band_changed", lead_id) for lead_id in stored]
+        )
+        transaction.set_rollback(True)
