@@ -102,6 +102,11 @@ def run_chunk(*, run_id: int, chunk: ChunkRange) -> str:
         if not created:
             return "repeat"
         leads_rescore_chunk(lead_ids=lead_ids, models=[model], now=timezone.now())
+        if connection.vendor == "postgresql":
+            # The chunk's references checked now rather than at commit: the run's row, which
+            # every worker's chunk updates, then stays locked only for the commit itself.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         RescoreRun.objects.filter(pk=run_id).update(
             done=F("done") + chunk.leads, chunks_finished=F("chunks_finished") + 1
         )
