@@ -2,7 +2,8 @@
 
 Generates its own data in a scratch database (BENCH_LEADS leads, default 1,000,000, and
 BENCH_ACTIVITIES activities, default 10,000,000, skewed: a few leads have many activities, most
-have a few, recent ones more often than old ones), then measures:
+have a few, recent ones more often than old ones, their kinds as often as in the demo data: about
+half are visits, one in a hundred a demo or trial request), then measures:
 
 - rescore_full_seconds: publish of the shipped B2B model -> every score stored, by the workers
   (then VACUUM ANALYZE, untimed, so the figures below see the tables in their steady state);
@@ -86,7 +87,8 @@ SELECT 'lead' || i || '@bench.example', 'Alex', 'Muster' || i,
 FROM generate_series(1, %(leads)s) AS i
 """
 # Lead ids follow a power law (a few leads carry many activities), scattered over the id range
-# by a multiplicative permutation; times lean towards the recent past.
+# by a multiplicative permutation; times lean towards the recent past; kinds come in the B2B mix
+# of the demo data (%(kinds)s: a thousand slots, each kind in proportion to its weight).
 _ACTIVITIES_SQL = """
 INSERT INTO scoring_activity (lead_id, kind, occurred_at, channel, properties, source, created_at)
 SELECT %(first)s + ((floor(%(leads)s * power(random(), 1.6))::bigint * 7919) %% %(leads)s),
@@ -97,11 +99,19 @@ SELECT %(first)s + ((floor(%(leads)s * power(random(), 1.6))::bigint * 7919) %% 
         '/contact'])[1 + floor(random() * 8)::int]) ELSE '{}'::jsonb END,
     'bench', now()
 FROM generate_series(1, %(activities)s) AS i
-CROSS JOIN LATERAL (SELECT (ARRAY['page_view', 'page_view', 'page_view', 'page_view',
-    'page_view', 'page_view', 'page_view', 'email_open', 'email_open', 'email_click',
-    'content_download', 'newsletter_signup', 'webinar_attended', 'event_attended',
-    'demo_request', 'trial_signup'])[1 + floor(random() * 16 + i * 0)::int] AS kind) AS k
+CROSS JOIN LATERAL (SELECT (%(kinds)s::text[])[1 + floor(random() * cardinality(%(kinds)s::text[])
+    + i * 0)::int] AS kind) AS k
 """
+
+
+def kind_slots(slots: int = 1000) -> list[str]:
+    """The demo's B2B activity mix as `slots` kinds, each repeated in proportion to its weight."""
+    from scoring.demo import ACTIVITY_MIX, WEBINAR_ATTENDANCE
+
+    weights = {kind: b2b for kind, (b2b, _b2c) in ACTIVITY_MIX.items() if b2b}
+    weights["webinar_attended"] = weights["webinar_registered"] * WEBINAR_ATTENDANCE
+    total = sum(weights.values())
+    return [kind for kind, weight in weights.items() for _ in range(round(slots * weight / total))]
 
 
 def _without_indexes(cursor, table: str, fill: Callable[[], None]) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +148,7 @@ def data_generate(leads: int, activities: int) -> None:
         )
         cursor.execute("SELECT min(id) FROM scoring_lead")
         first = cursor.fetchone()[0]
-        params = {"first": first, "leads": leads, "activities": activities}
+        params = {"first": first, "leads": leads, "activities": activities, "kinds": kind_slots()}
         _without_indexes(
             cursor, "scoring_activity", lambda: cursor.execute(_ACTIVITIES_SQL, params)
         )

@@ -137,12 +137,15 @@ _ASSETS = {"b2b": ["Whitepaper Nachhaltige Beschaffung", "Produktkatalog", "Date
            "b2c": ["Gutschein 10 %", "Malvorlagen-Set", "Farbkarte Acryl"]}
 _WEBINARS = ["Digitale Beschaffung im Mittelstand", "Nachhaltig drucken", "Inkoop slim organiseren"]
 _EVENTS = {"b2b": ["Paperworld Frankfurt", "Facilitair Utrecht"], "b2c": ["Malworkshop Köln"]}
-# kind: (B2B weight, B2C weight); webinar_attended follows some registrations
-_KINDS = {"page_view": (46, 44), "email_open": (14, 18), "email_click": (6, 8),
+# How often each kind of activity occurs, (B2B weight, B2C weight): mostly visits and e-mail, a
+# demo or trial request about one in a hundred; webinar_attended follows some registrations
+# (WEBINAR_ATTENDANCE of them).
+ACTIVITY_MIX = {"page_view": (46, 44), "email_open": (14, 18), "email_click": (6, 8),
           "newsletter_signup": (1, 2), "content_download": (6, 3), "webinar_registered": (3, 0),
           "event_attended": (1.5, 0.5), "form_submit": (2, 2), "live_chat": (1.5, 1),
           "demo_request": (0.6, 0), "trial_signup": (0.5, 0), "cart_add": (0, 8),
           "store_locator": (0, 3)}
+WEBINAR_ATTENDANCE = 0.6
 # profile: (activity count range, weight for ordinary leads, weight for target-account leads)
 _PROFILES = {"hot": ((40, 90), 5, 15), "engaged": ((14, 32), 15, 30), "casual": ((4, 12), 33, 35),
              "light": ((0, 5), 47, 20)}
@@ -392,11 +395,11 @@ def _activities(rng: random.Random, lead: LeadSpec, now: datetime, targets: set)
     column = 2 if lead.account in targets else 1
     profile = rng.choices(list(_PROFILES), [p[column] for p in _PROFILES.values()])[0]
     quiet = profile in ("light", "casual") and rng.random() < 0.3  # nothing for 90+ days
-    kind_weights = {kind: weights[b2c] for kind, weights in _KINDS.items()}
+    kind_weights = {kind: weights[b2c] for kind, weights in ACTIVITY_MIX.items()}
     for _ in range(rng.randint(*_PROFILES[profile][0])):
         days_ago, kind = rng.randint(91 if quiet else 0, DAYS - 1), _pick(rng, kind_weights)
         add(_day(rng, now, days_ago), kind)
-        if kind == "webinar_registered" and days_ago >= 3 and rng.random() < 0.6:
+        if kind == "webinar_registered" and days_ago >= 3 and rng.random() < WEBINAR_ATTENDANCE:
             add(_day(rng, now, rng.randint(1, days_ago - 2)), "webinar_attended", out[-1][4])
     if profile == "hot" or (profile == "engaged" and rng.random() < 0.4):
         # A burst: several visits within a week (recent for hot leads).
