@@ -232,9 +232,11 @@ WITH opening AS (
         band, at)
     -- each lead by its key, whatever the planner estimates
     JOIN LATERAL (SELECT owner_id, account_id FROM {lead} WHERE id = c.lead_id LIMIT 1) l ON true
-    -- newest first along the lead's activity index, stopping at the first
+    -- newest first along the lead's activity index, stopping at the first (of simultaneous
+    -- ones, the kind last in code-point order, as Python compares them)
     LEFT JOIN LATERAL (SELECT kind, occurred_at FROM {activity} a WHERE a.lead_id = c.lead_id
-        AND a.occurred_at <= c.at ORDER BY a.occurred_at DESC LIMIT 1) t ON true
+        AND a.occurred_at <= c.at ORDER BY a.occurred_at DESC, a.kind COLLATE "C" DESC
+        LIMIT 1) t ON true
     -- a lead already with sales, looked up by its key (a LIMIT keeps the planner from reading
     -- every open handoff instead, as it may when its statistics are behind)
     LEFT JOIN LATERAL (SELECT true AS found FROM {meta.db_table} h WHERE h.lead_id = c.lead_id

@@ -330,11 +330,11 @@ class ScoringModelVersion(models.Model):
         return f"{self.scoring_model} v{self.number}"
 
 
-# Scores and score events, the rows a publish writes by the million, carry the same model and
-# version in every row: the database checking them row by row cost a tenth of a publish. Models
-# and versions are removed only through the ORM, which deletes their rows first (CASCADE) or
-# refuses (PROTECT); nothing else looks these rows up by version, so that rare check may scan
-# rather than every write keep an index.
+# Scores, score events and handoffs, the rows a publish writes by the hundred thousand, carry
+# the same model (and version) in every row: the database checking them row by row cost a tenth
+# of a publish. Models and versions are removed only through the ORM, which deletes their rows
+# first (CASCADE) or refuses (PROTECT); nothing else looks these rows up by version, so that rare
+# check may scan rather than every write keep an index.
 def _model_of_many(related_name: str) -> models.ForeignKey:
     return models.ForeignKey(
         ScoringModel,
@@ -408,9 +408,7 @@ class Handoff(TimestampedModel):
     """A lead passed to sales after crossing a model's MQL threshold, with an SLA to follow up."""
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
-    scoring_model = models.ForeignKey(
-        ScoringModel, on_delete=models.CASCADE, related_name="handoffs", db_index=False
-    )  # handoff_model_status_idx starts with it
+    scoring_model = _model_of_many("handoffs")  # handoff_model_status_idx starts with it
     status = models.CharField(
         _("status"), max_length=20, choices=HandoffStatus.choices, default=HandoffStatus.NEW
     )

@@ -251,10 +251,11 @@ def _compute_scores_engine(
             at = now or stored_at.get((lead_id, model.scoring_model_id)) or timezone.now()
             result = score_lead(model.spec, facts, lead_activities, at, tz)
             chunk.rows.append(_score_row(lead_id, model, result, at))
-        # The handoff's trigger: the latest activity by the time of scoring.
+        # The handoff's trigger: the latest activity by the time of scoring (of simultaneous
+        # ones, the kind last in order, as the database picks it).
         happened = [a for a in lead_activities if a.occurred_at <= cutoff]
         if happened:
-            chunk.latest[lead_id] = max(happened, key=lambda a: a.occurred_at)
+            chunk.latest[lead_id] = max(happened, key=lambda a: (a.occurred_at, a.kind))
     return chunk
 
 

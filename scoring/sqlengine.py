@@ -297,18 +297,27 @@ def _activity_sql(
     seen = _seen_sql(criterion, params)
     if seen is None:
         return None
+    if criterion.count == "once":
+        # The newest match alone counts, so one grouping gives its count (0 or 1) and worth.
+        worth = "NULL::float8"
+        if half_life:
+            points, half = params.add(float(criterion.points)), params.add(float(half_life))
+            worth = (
+                f"{points}::float8 * power(0.5::float8, min(age) FILTER (WHERE m) / {half}::float8)"
+            )
+        return (
+            f"WITH seen AS ({seen}) SELECT lead_id, CASE WHEN bool_or(m) THEN 1::bigint ELSE "
+            f"0::bigint END, CASE WHEN bool_or(m) THEN {worth} END, "
+            "coalesce(bool_or(m IS NULL), false) "
+            "FROM seen GROUP BY lead_id HAVING bool_or(m) OR bool_or(m IS NULL)"
+        )
     if criterion.count == "each":
         counted = "SELECT lead_id, age, m, m IS NULL AS u FROM seen"
-    else:
-        # once: the newest match; per_day: the newest match of each calendar day in `tz`.
-        day = (
-            ""
-            if criterion.count == "once"
-            else f", (occurred_at AT TIME ZONE {params.add(str(tz))})::date"
-        )
+    else:  # per_day: the newest match of each calendar day in `tz`
+        day = f"(occurred_at AT TIME ZONE {params.add(str(tz))})::date"
         counted = (
             "SELECT lead_id, min(age) FILTER (WHERE m) AS age, bool_or(m) AS m, "
-            f"bool_or(m IS NULL) AS u FROM seen GROUP BY lead_id{day}"
+            f"bool_or(m IS NULL) AS u FROM seen GROUP BY lead_id, {day}"
         )
     worth = "NULL::float8"
     if half_life:
