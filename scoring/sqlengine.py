@@ -59,11 +59,22 @@ class Params:
 
     def __init__(self, **fixed: Any) -> None:
         self.values: dict[str, Any] = {f"c_{k}": v for k, v in fixed.items()}
+        self.properties: dict[str, str] = {}  # property name -> its column in `acts`
+        # A relation of the leads with their creation dates (lead_id, created_at), where the
+        # statement has one; otherwise each lead's is looked up.
+        self.created: str | None = None
 
     def add(self, value: Any) -> str:
         name = f"c_{len(self.values)}"
         self.values[name] = value
         return f"%({name})s"
+
+    def property(self, name: str) -> str:
+        """An activity property's jsonb as a column of `acts` (see acts_sql): taken out of the
+        properties once per activity, however many conditions test it."""
+        if name not in self.properties:
+            self.properties[name] = f"property_{len(self.properties)}"
+        return f"a.{self.properties[name]}"
 
 
 # --- conditions ----------------------------------------------------------------------------------
@@ -263,7 +274,7 @@ def _where_sql(conditions: tuple[Condition, ...], params: Params) -> str | None:
         json = (
             "to_jsonb(a.channel)"
             if condition.field == "channel"
-            else f"(a.properties -> {params.add(condition.field)})"
+            else params.property(condition.field)
         )
         test = condition_sql(condition, json, params)
         if test is None:
@@ -286,6 +297,10 @@ def _seen_sql(criterion: ActivityCriterion | FrequencyCriterion, params: Params)
         sql += f" AND a.kind = ANY({params.add(list(criterion.kinds))})"
     if criterion.window_days is not None:
         sql += f" AND a.age < {params.add(float(criterion.window_days))}::float8"
+    if criterion.where:
+        # Kept a subquery, so each activity's match is computed once, not again inside every
+        # aggregate that reads it.
+        sql += " OFFSET 0"
     return sql
 
 
@@ -356,12 +371,18 @@ def _inactivity_sql(criterion: InactivityCriterion, params: Params) -> str:
     # The age falls as the time rises, so the newest activity has the least age: one age per
     # lead instead of one per activity. least() skips a lead without activities. Each lead's
     # creation date by its key: a join may hash the whole lead table for a large chunk.
+    if params.created:
+        leads = f"{params.created} l"
+    else:
+        leads = (
+            f"leads l JOIN LATERAL (SELECT created_at FROM {_LEAD} WHERE id = l.lead_id LIMIT 1) "
+            "d ON true"
+        )
     return (
-        "SELECT l.lead_id, 1::bigint, NULL::float8, false FROM leads l "
-        f"JOIN LATERAL (SELECT created_at FROM {_LEAD} WHERE id = l.lead_id LIMIT 1) d ON true "
+        f"SELECT l.lead_id, 1::bigint, NULL::float8, false FROM {leads} "
         f"LEFT JOIN (SELECT a.lead_id, max(a.occurred_at) AS at FROM acts a{kinds} "
         "GROUP BY a.lead_id) x ON x.lead_id = l.lead_id "
-        f"WHERE coalesce(least({_AGE.format(at='x.at')}, {_AGE.format(at='d.created_at')}) "
+        f"WHERE coalesce(least({_AGE.format(at='x.at')}, {_AGE.format(at='created_at')}) "
         f">= {params.add(float(criterion.days))}::float8, true)"
     )
 
@@ -386,14 +407,20 @@ def acts_sql(
     *,
     every_lead: bool = False,
 ) -> str:
-    """The activities of `leads` that happened by now, with their age: read once for all
+    """The activities of `leads` that happened by now, with their age and the properties the
+    criteria test (compile the criteria first, with the same `params`): read once for all
     criteria, narrowed to their kinds and windows when every criterion has some.
 
     `every_lead`: those of every lead in `lead_range` (when `leads` holds most of them, the
     range finds their activities sooner than a join; the caller ignores the rest)."""
     join = "" if every_lead and lead_range else " JOIN leads l ON l.lead_id = a.lead_id"
+    # The properties the criteria test, each its own column (the criteria are compiled first).
+    taken = "".join(
+        f"a.properties -> {params.add(name)} AS {column}, "
+        for name, column in params.properties.items()
+    )
     sql = (
-        f"SELECT a.lead_id, a.kind, a.occurred_at, a.channel, a.properties, "
+        f"SELECT a.lead_id, a.kind, a.occurred_at, a.channel, {taken}"
         f"{_AGE.format(at='a.occurred_at')} AS age "
         f"FROM {_ACTIVITY} a{join} "
         "WHERE a.occurred_at <= %(c_now)s"

@@ -213,6 +213,7 @@ def chunk_statement(
     ("n", written, -, -, removed, scored, leads)."""
     spec = model.spec
     params = Params(now=now)
+    params.created = "people"
     audience = [_lead_condition(c, params) for c in spec.audience]
     enabled = [(p, c) for p, c in enumerate(spec.criteria) if c.enabled]
     attributes = [(p, c) for p, c in enabled if isinstance(c, AttributeCriterion)]
@@ -271,7 +272,7 @@ def chunk_statement(
     sql = f"""
 WITH leads AS (SELECT unnest(%(c_ids)s::bigint[]) AS lead_id),
 people AS (
-    SELECT l.lead_id, {inside} AS inside{columns}
+    SELECT l.lead_id, d.created_at, {inside} AS inside{columns}
     FROM leads l JOIN {Lead._meta.db_table} d ON d.id = l.lead_id
     LEFT JOIN {Account._meta.db_table} ac ON ac.id = d.account_id
     WHERE d.id BETWEEN %(c_low)s AND %(c_high)s
