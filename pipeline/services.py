@@ -118,6 +118,9 @@ def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBase
     per owner. Returns {handoff id: new owner}; taken, closed or unmatched handoffs are left out.
     """
     rules = assignment_rules()
+    round_robin = round_robin_enabled()
+    if not rules and not (round_robin and sales_team().exists()):
+        return {}  # no one to give them to: they stay in the queue for sales to claim
     unowned = (
         Handoff.objects.select_for_update(of=("self",))
         .filter(pk__any_of=list(handoff_ids), owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
@@ -135,7 +138,7 @@ def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBase
     else:
         # Without rules only the ids matter (a publish can open many thousands at once).
         unmatched = list(unowned.values_list("pk", flat=True))
-    if unmatched and round_robin_enabled():
+    if unmatched and round_robin:
         owners.update(zip(unmatched, round_robin_take(len(unmatched)), strict=False))
     if owners:
         _owners_set(owners)

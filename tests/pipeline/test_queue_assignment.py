@@ -58,6 +58,17 @@ def test_round_robin_without_a_sales_team_assigns_nobody(make_handoff):
     assert handoff.owner is None
 
 
+def test_with_no_rule_and_no_sales_team_new_handoffs_are_not_even_locked(
+    make_handoff, django_assert_num_queries
+):
+    # A publish can open hundreds of thousands of handoffs; with no one to give them to, the
+    # rules and the team are asked for, and the handoffs left alone.
+    handoffs = [make_handoff() for _ in range(3)]
+    with django_assert_num_queries(4):  # savepoint, rules, team, release
+        assert handoffs_autoassign(handoff_ids=[h.pk for h in handoffs]) == {}
+    assert not Handoff.objects.filter(owner__isnull=False).exists()
+
+
 def test_a_country_rule_wins_over_round_robin(make_handoff, team):
     _rule(0, AssignmentRule.Match.COUNTRY, team[2], value="nl")
     dutch = make_handoff(country="NL")
