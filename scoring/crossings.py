@@ -46,9 +46,9 @@ def scores_lock(
     if connection.vendor == "postgresql":
         # One array each: thousands of placeholders cost more to build than the query to run.
         leads, models, params = (
+            "BETWEEN %s AND %s AND lead_id = ANY(%s::bigint[])",
             "= ANY(%s::bigint[])",
-            "= ANY(%s::bigint[])",
-            [int_array(lead_ids), int_array(model_ids)],
+            [min(lead_ids), max(lead_ids), int_array(lead_ids), int_array(model_ids)],
         )
     else:
         leads = "IN (" + ", ".join(["%s"] * len(lead_ids)) + ")"
@@ -57,8 +57,9 @@ def scores_lock(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT lead_id, scoring_model_id, total, band, mql, version_id, "  # noqa: S608
+            # "+ 0": by lead, through the unique index (see sqlscores._SCORES).
             f"CAST(explanation AS text) FROM {table} WHERE lead_id {leads} "
-            f"AND scoring_model_id {models} ORDER BY lead_id, scoring_model_id{lock}",
+            f"AND scoring_model_id + 0 {models} ORDER BY lead_id, scoring_model_id{lock}",
             params,
         )
         return {
