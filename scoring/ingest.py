@@ -283,10 +283,11 @@ def rescore_request(lead_ids: Iterable[int]) -> None:
                 source = f"VALUES {', '.join(['(%s, %s)'] * len(batch))}"
                 params = [value for lead_id in batch for value in (lead_id, now)]
             # A lead being rescored right now is asked for again: its flush may have read the
-            # data before this change.
+            # data before this change. One still waiting keeps its place (and is not written).
             cursor.execute(
                 f"{insert}{source} ON CONFLICT (lead_id) DO UPDATE SET "
-                "requested_at = excluded.requested_at, taken_by = NULL, taken_at = NULL",
+                "requested_at = excluded.requested_at, taken_by = NULL, taken_at = NULL "
+                f"WHERE {table}.taken_by IS NOT NULL",
                 params,
             )
     transaction.on_commit(flush_schedule)

@@ -156,6 +156,17 @@ def test_a_request_during_its_leads_rescore_keeps_the_lead_waiting(model):
     assert pending_take(10)[1] == [second.pk]
 
 
+def test_a_lead_asked_for_again_while_waiting_keeps_its_place(model):
+    # Otherwise a lead whose events keep coming would keep going to the back of the queue.
+    busy, quiet = LeadFactory(), LeadFactory()
+    rescore_request([busy.pk])
+    with time_machine.travel(timezone.now() + timedelta(seconds=1), tick=False):
+        rescore_request([quiet.pk])
+    with time_machine.travel(timezone.now() + timedelta(seconds=2), tick=False):
+        rescore_request([busy.pk])
+    assert pending_take(1)[1] == [busy.pk]
+
+
 def test_a_failed_flush_hands_its_leads_back_and_a_dead_one_is_taken_over(model):
     lead = LeadFactory()
     rescore_request([lead.pk])
