@@ -8,7 +8,7 @@ beacon never counts twice. Events of an identified visitor go straight to the le
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +50,8 @@ class Beacon:
     visitor_id: str
     events: list[TrackedEvent]
     email: str | None  # the last identify in the batch
+    # Events refused, each with its index and why; the others are kept.
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
 def origin_of(url: str) -> str:
@@ -73,8 +75,44 @@ def _text(event: dict[str, Any], key: str, limit: int, index: int) -> str:
     return value[:limit]
 
 
+def _event_parse(index: int, event: object) -> TrackedEvent | str:
+    """One event of a beacon: a page view or custom event, or the e-mail of an identify."""
+    if not isinstance(event, dict):
+        raise BeaconError(f"events[{index}]: must be an object")
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not _ID.match(event_id):
+        raise BeaconError(f"events[{index}].id: 8-64 letters, digits, '-' or '_'")
+    kind = event.get("type")
+    if kind == "identify":
+        email = _text(event, "email", 254, index).strip().lower()
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise BeaconError(f"events[{index}].email: not an e-mail address") from None
+        return email
+    page = {k: _text(event, k, limit, index) for k, limit in _PAGE_FIELDS.items()}
+    if kind == "page_view":
+        return TrackedEvent(event_id, PAGE_VIEW, page)
+    if kind != "event":
+        raise BeaconError(f"events[{index}].type: page_view, event or identify")
+    name = event.get("name")
+    if not isinstance(name, str) or not _EVENT_NAME.match(name):
+        raise BeaconError(f"events[{index}].name: lower-case letters, digits, _ . -")
+    extra = event.get("properties") or {}
+    if not isinstance(extra, dict):
+        raise BeaconError(f"events[{index}].properties: must be an object")
+    properties = {**extra, **page}
+    if len(json.dumps(properties, ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
+        raise BeaconError(
+            f"events[{index}].properties: larger than {MAX_PROPERTIES_BYTES} bytes "
+            "with the page's url, title and referrer"
+        )
+    return TrackedEvent(event_id, name, properties)
+
+
 def beacon_parse(body: bytes) -> Beacon:
-    """Read and check a beacon body; raises BeaconError for anything malformed or oversized."""
+    """Read and check a beacon body. Raises BeaconError when the payload as a whole is malformed
+    or oversized; a bad event is only refused (Beacon.rejected), the others are kept."""
     if len(body) > MAX_BODY_BYTES:
         raise BeaconError(f"payload larger than {MAX_BODY_BYTES} bytes")
     try:
@@ -93,40 +131,18 @@ def beacon_parse(body: bytes) -> Beacon:
         raise BeaconError(f"events: at most {MAX_EVENTS} per request")
     events: list[TrackedEvent] = []
     email = None
+    rejected = []
     for index, event in enumerate(raw_events):
-        if not isinstance(event, dict):
-            raise BeaconError(f"events[{index}]: must be an object")
-        event_id = event.get("id")
-        if not isinstance(event_id, str) or not _ID.match(event_id):
-            raise BeaconError(f"events[{index}].id: 8-64 letters, digits, '-' or '_'")
-        kind = event.get("type")
-        if kind == "identify":
-            email = _text(event, "email", 254, index).strip().lower()
-            try:
-                validate_email(email)
-            except ValidationError:
-                raise BeaconError(f"events[{index}].email: not an e-mail address") from None
+        try:
+            parsed = _event_parse(index, event)
+        except BeaconError as error:
+            rejected.append((index, str(error)))
             continue
-        page = {k: _text(event, k, limit, index) for k, limit in _PAGE_FIELDS.items()}
-        if kind == "page_view":
-            events.append(TrackedEvent(event_id, PAGE_VIEW, page))
-        elif kind == "event":
-            name = event.get("name")
-            if not isinstance(name, str) or not _EVENT_NAME.match(name):
-                raise BeaconError(f"events[{index}].name: lower-case letters, digits, _ . -")
-            extra = event.get("properties") or {}
-            if not isinstance(extra, dict):
-                raise BeaconError(f"events[{index}].properties: must be an object")
-            properties = {**extra, **page}
-            if len(json.dumps(properties, ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
-                raise BeaconError(
-                    f"events[{index}].properties: larger than {MAX_PROPERTIES_BYTES} bytes "
-                    "with the page's url, title and referrer"
-                )
-            events.append(TrackedEvent(event_id, name, properties))
+        if isinstance(parsed, str):
+            email = parsed
         else:
-            raise BeaconError(f"events[{index}].type: page_view, event or identify")
-    return Beacon(visitor_id, events, email)
+            events.append(parsed)
+    return Beacon(visitor_id, events, email, rejected)
 
 
 def _lead_for_email(email: str) -> Lead:

@@ -21,8 +21,8 @@ from .tracking import (
 )
 
 
-def _error(message: str, status: int, origin: str = "") -> JsonResponse:
-    response = JsonResponse({"error": message}, status=status)
+def _error(message: str, status: int, origin: str = "", **details: object) -> JsonResponse:
+    response = JsonResponse({"error": message, **details}, status=status)
     if origin:
         _cors(response, origin)
     return response
@@ -63,7 +63,12 @@ def beacon(request: HttpRequest, site_key: str) -> HttpResponse:
     except BeaconError as error:
         status = 413 if "larger than" in str(error) else 400
         return _error(str(error), status, origin)
+    rejected = [{"index": index, "error": reason} for index, reason in parsed.rejected]
+    if not parsed.events and parsed.email is None:  # every event was refused
+        return _error(rejected[0]["error"], 400, origin, rejected=rejected)
     beacon_record(site=site, beacon=parsed)
+    if rejected:  # the others are stored
+        return _cors(JsonResponse({"rejected": rejected}), origin)
     return _cors(HttpResponse(status=204), origin)
 
 

@@ -69,6 +69,14 @@
     }).then(
       function (response) {
         if (!response.ok) console.warn("leadscoring: beacon refused (" + response.status + ")");
+        if (response.status === 200) {
+          // Some events were refused (the others are stored): say which and why.
+          response.json().then(function (answer) {
+            (answer.rejected || []).forEach(function (r) {
+              console.warn("leadscoring: event refused: " + r.error);
+            });
+          });
+        }
         return response.ok;
       },
       function () {

@@ -66,3 +66,19 @@ def test_identifying_on_the_demo_page_raises_the_leads_score(tracked, page, scre
     assert kinds == ["download", "form_submit", *["page_view"] * 4]
     assert not PendingVisit.objects.exists()
     screenshot("tracking-demo-identified")
+
+
+def test_the_snippet_names_a_refused_event_and_its_neighbours_are_kept(tracked, page):
+    site, _ = tracked
+    _sign_in(page)
+    page.goto(f"/tracking/demo/{site.site_key}/")
+    expect(page.locator("#visitor-id")).not_to_have_text("…")
+    with page.expect_console_message(lambda m: "event refused" in m.text) as warning:
+        stored = page.evaluate(
+            "leadscoring.track('Brochure Download'); leadscoring.track('video_play');"
+            "leadscoring.flush()"
+        )
+    assert stored is True
+    assert ".name: lower-case letters" in warning.value.text
+    wait_for(lambda: PendingVisit.objects.filter(kind="video_play").exists(), timeout=20)
+    assert not PendingVisit.objects.filter(kind__iexact="brochure download").exists()

@@ -123,6 +123,30 @@ def test_malformed_payloads_are_refused_with_the_reason(client, site, body, mess
     assert not PendingVisit.objects.exists()
 
 
+def test_a_bad_event_is_refused_with_its_index_and_the_others_are_kept(client, site):
+    events = [*_views("/"), {"id": "event-0001", "type": "event", "name": "Bad Name"},
+              {"id": "event-0002", "type": "event", "name": "download",
+               "properties": {"file": "x" * 3000}},
+              {"id": "event-0003", "type": "event", "name": "download"}]  # fmt: skip
+    response = _post(client, site, {"visitor_id": VISITOR, "events": events})
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    rejected = response.json()["rejected"]
+    assert [r["index"] for r in rejected] == [1, 2]
+    assert rejected[0]["error"].startswith("events[1].name")
+    assert rejected[1]["error"].startswith("events[2].properties: larger than")
+    kept = PendingVisit.objects.order_by("event_id").values_list("event_id", "kind")
+    assert list(kept) == [("event-0000", "page_view"), ("event-0003", "download")]
+
+
+def test_a_beacon_whose_every_event_is_bad_lists_them_all(client, site):
+    events = [{"id": "short", "type": "page_view"}, {"id": "event-0001", "type": "purchase"}]
+    response = _post(client, site, {"visitor_id": VISITOR, "events": events})
+    assert response.status_code == 400
+    assert [r["index"] for r in response.json()["rejected"]] == [0, 1]
+    assert not PendingVisit.objects.exists()
+
+
 def test_oversized_payloads_are_refused(client, site):
     body = {"visitor_id": VISITOR, "events": _views("/" + "x" * MAX_BODY_BYTES)}
     assert _post(client, site, body).status_code == 413
