@@ -11,7 +11,17 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from .models import Lead, RescoreChunk, RescoreRun, ScoringModel, ScoringModelVersion
+from .models import (
+    Handoff,
+    HandoffAction,
+    Lead,
+    LeadScore,
+    RescoreChunk,
+    RescoreRun,
+    ScoreEvent,
+    ScoringModel,
+    ScoringModelVersion,
+)
 from .rescoring import PublishedModel, leads_rescore_chunk, version_spec
 
 # Larger than the rescoring of fresh activities: each chunk costs a dozen statements whatever
@@ -72,8 +82,12 @@ def _published(version_id: int) -> PublishedModel:
     return PublishedModel(version.scoring_model_id, version, version_spec(version))
 
 
+# What a run rewrites: its model's scores, and the events, handoffs and stages of crossings.
+_WRITTEN_BY_RUNS = (LeadScore, ScoreEvent, Handoff, HandoffAction, Lead)
+
+
 def _finish_if_complete(run_id: int) -> None:
-    RescoreRun.objects.filter(
+    finished = RescoreRun.objects.filter(
         pk=run_id, status=RescoreRun.Status.RUNNING, chunks_finished__gte=F("chunks")
     ).update(
         status=Case(
@@ -82,6 +96,17 @@ def _finish_if_complete(run_id: int) -> None:
         ),
         finished_at=timezone.now(),
     )
+    if finished and connection.vendor == "postgresql":
+        statistics_refresh()
+
+
+def statistics_refresh() -> None:
+    """Let the planner know what a run wrote. Statistics from before it (a model without
+    scores, no handoffs yet) mislead the pages and rescores that follow until autovacuum
+    analyzes the tables, and where autovacuum is off, for good."""
+    tables = ", ".join(model._meta.db_table for model in _WRITTEN_BY_RUNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def run_chunk(*, run_id: int, chunk: ChunkRange) -> str:

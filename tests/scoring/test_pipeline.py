@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from scoring import tasks
@@ -268,6 +269,31 @@ def test_publishing_rescores_every_lead_and_the_run_completes(
     assert LeadScore.objects.filter(version=version).count() == len(leads)
     # The lower threshold makes the four target-account leads MQLs, each handed to sales once.
     assert Handoff.objects.count() == 4
+
+
+@pytest.mark.postgres
+def test_a_finished_run_leaves_the_planner_statistics_of_what_it_wrote(
+    model, django_capture_on_commit_callbacks
+):
+    for i in range(9):
+        LeadFactory(account=AccountFactory(is_target_account=i % 2 == 0))
+    data = {**scoring_model_draft_definition(scoring_model=model), "mql_threshold": 10}
+    tables = ["scoring_leadscore", "scoring_handoff"]
+
+    def estimated_rows() -> list[float]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE relname = ANY(%s) ORDER BY relname DESC",
+                [tables],
+            )
+            return [rows for (rows,) in cursor.fetchall()]
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")  # as before any score existed
+    assert estimated_rows() == [0, 0]
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring_model_load(data=data, note="lower threshold")
+    assert estimated_rows() == [9, 5]  # every lead scored, the five target-account MQLs
 
 
 def test_chunks_cover_every_lead_once_whatever_the_gaps_in_ids():
