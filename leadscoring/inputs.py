@@ -1,0 +1,104 @@
+"""What every way in (API, tracking beacon, CSV import, admin forms) refuses, in one place.
+
+Each check returns a reason, or None when the value is fine, so a caller refuses one item with
+its reason and keeps the rest of the batch. The bounds are those of what stores and reads the
+values: PostgreSQL refuses NUL in text and jsonb, a lone surrogate cannot be encoded for the
+database, a timestamp before year 1 is stored as BC and cannot be read back by Python, and a
+number beyond the column's range fails the whole statement.
+"""
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+# Timestamps: nothing a lead did predates 1970, and nothing is planned further ahead than this.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=3653)
+# Birthdays: the oldest living people, and no one born in the future.
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
+# Nesting of JSON documents and of the values inside them; deeper is a mistake or an attack.
+MAX_DEPTH = 32
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+_NUL = "\x00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why a text cannot be stored, or None."""
+    if _NUL in value:
+        return "contains a NUL character"
+    if _SURROGATE.search(value):
+        return "contains an unpaired surrogate (not valid Unicode)"
+    return None
+
+
+def json_problem(value: object, *, max_depth: int = MAX_DEPTH) -> str | None:
+    """Why a parsed JSON value cannot be stored (a bad text in any key or string, or nesting
+    deeper than max_depth), with the path to it; None when it can."""
+    stack: list[tuple[object, str, int]] = [(value, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, str):
+            if problem := text_problem(node):
+                return f"{path or 'value'}: {problem}" if path else problem
+            continue
+        if isinstance(node, Mapping | list):
+            if depth > max_depth:
+                return f"{path or 'value'}: nested deeper than {max_depth} levels"
+            items = (
+                node.items()
+                if isinstance(node, Mapping)
+                else ((str(i), v) for i, v in enumerate(node))
+            )
+            for key, child in items:
+                if isinstance(key, str) and (problem := text_problem(key)):
+                    return f"{path + '.' if path else ''}{key!r}: key {problem}"
+                stack.append((child, f"{path}.{key}" if path else str(key), depth + 1))
+    return None
+
+
+def nesting_depth_exceeds(raw: bytes | str, max_depth: int = MAX_DEPTH) -> bool:
+    """Whether a JSON text nests deeper than max_depth, found without parsing it (a parser
+    recurses once per level and gives up, or crashes, long before 100,000 levels)."""
+    text = raw.encode() if isinstance(raw, str) else raw
+    # Strings may hold brackets; take them out, then keep only the brackets themselves.
+    brackets = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte in _OPENING else -1
+        if depth > max_depth:
+            return True
+    return False
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPENING = frozenset(b"[{")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def datetime_problem(value: datetime, *, now: datetime) -> str | None:
+    """Why a timestamp is not plausible: before 1970, or more than ten years after now."""
+    if value < EARLIEST:
+        return f"lies before {EARLIEST:%Y-%m-%d}"
+    if value > now + AHEAD:
+        return "lies more than ten years ahead"
+    return None
+
+
+def birthday_problem(value: date, *, today: date) -> str | None:
+    if value < EARLIEST_BIRTHDAY:
+        return f"lies before {EARLIEST_BIRTHDAY:%Y-%m-%d}"
+    if value > today:
+        return "lies in the future"
+    return None
+
+
+def integer_problem(value: int | Decimal, bounds: tuple[int, int] = INT32) -> str | None:
+    low, high = bounds
+    if not low <= value <= high:
+        return f"must be between {low} and {high}"
+    return None
