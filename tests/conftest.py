@@ -27,6 +27,25 @@ def _has_redis() -> bool:
     return bool(settings.REDIS_URL)
 
 
+def _isolate_this_run() -> None:
+    """Test runs side by side on one machine (two checkouts, or a run under a moved clock) share
+    neither a test database nor the broker's queues and the cache: each run names its own, and
+    the live workers it starts inherit the names."""
+    run = str(os.getpid())
+    if _has_postgres():
+        db = settings.DATABASES["default"]
+        db.setdefault("TEST", {})["NAME"] = f"test_{db['NAME']}_{run}"
+    if _has_redis() and not settings.REDIS_KEY_PREFIX:
+        prefix = f"test{run}:"
+        settings.REDIS_KEY_PREFIX = prefix
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = prefix
+        settings.CACHES["default"]["KEY_PREFIX"] = prefix
+        os.environ["REDIS_KEY_PREFIX"] = prefix
+
+
+_isolate_this_run()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = []
     if not _has_postgres():

@@ -38,7 +38,8 @@ def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
     from leadscoring.celery import app
 
     # Tasks left in the queues by an earlier run refer to rows that no longer exist.
-    redis.Redis.from_url(settings.REDIS_URL).delete("default", "bulk")
+    prefix = settings.REDIS_KEY_PREFIX
+    redis.Redis.from_url(settings.REDIS_URL).delete(prefix + "default", prefix + "bulk")
     log_path = tmp_path / "worker.log"
     env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
     with log_path.open("w") as log:

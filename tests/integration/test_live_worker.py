@@ -97,4 +97,5 @@ def test_a_publish_run_completes_and_a_superseded_run_stops(live_worker):
 
 def _queued() -> int:
     client = redis.Redis.from_url(settings.REDIS_URL)
-    return client.llen("default") + client.llen("bulk")
+    prefix = settings.REDIS_KEY_PREFIX
+    return client.llen(prefix + "default") + client.llen(prefix + "bulk")
