@@ -6,8 +6,10 @@ missing service into a failure so those tests can never silently stop running.
 """
 
 import os
+import time
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth.models import Group
 from hypothesis import settings as hypothesis_settings
@@ -44,6 +46,31 @@ def _isolate_this_run() -> None:
 
 
 _isolate_this_run()
+
+# TEST_CLOCK_AHEAD_DAYS=365 runs the whole suite, and the live workers it starts, with the clock
+# that many days ahead (a test marked `clock` still travels to its own date): no test may pass
+# only on the day it was written. Chromium and the database keep their own clocks; the
+# application passes its time to both.
+CLOCK_AHEAD_DAYS = int(os.environ.get("TEST_CLOCK_AHEAD_DAYS") or 0)
+_clock_ahead: list[time_machine.travel] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if CLOCK_AHEAD_DAYS:
+        # A timestamp taken now, not a naive datetime (read in the local time zone, which
+        # Django's settings change): the live workers move theirs the same way when they start.
+        _clock_ahead.append(time_machine.travel(time.time() + CLOCK_AHEAD_DAYS * 86400))
+        _clock_ahead[0].start()
+        time.time()  # a ticking travel starts to tick at the first reading: now, as the workers'
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for travel in _clock_ahead:
+        travel.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"clock moved {CLOCK_AHEAD_DAYS} days ahead" if CLOCK_AHEAD_DAYS else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -92,6 +119,20 @@ def admin_user_role(django_user_model):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def outsider(django_user_model):  # type: ignore[no-untyped-def]
     return _user(django_user_model, "otto", None)
+
+
+@pytest.fixture(autouse=True)
+def _clock(request):  # type: ignore[no-untyped-def]
+    """A test marked `clock(at)` runs with the clock at `at`, ticking on: data fixed at a date
+    and the code that reads the time then agree, whatever day the suite runs on."""
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        yield
+        return
+    if "live_worker" in request.fixturenames:
+        raise pytest.UsageError("a live worker reads its own clock; give its test real times")
+    with time_machine.travel(marker.args[0], tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,11 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):  # type: 
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+def worker_command() -> list[str]:
+    """How to start a Celery worker on the suite's clock (see tests.integration.worker)."""
+    return [sys.executable, "-m", "tests.integration.worker", "-A", "leadscoring", "worker"]
+
+
 @pytest.fixture
 def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
     from leadscoring.celery import app
@@ -44,7 +49,7 @@ def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
     env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
     with log_path.open("w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "leadscoring", "worker", "-Q", "default,bulk",
+            [*worker_command(), "-Q", "default,bulk",
              "--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=INFO",
              "-n", f"test-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

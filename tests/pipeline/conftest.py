@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from pipeline.services import handoffs_reprioritize
 from scoring.models import Handoff, LeadScore
@@ -31,6 +32,13 @@ MODEL = {
         {"name": "Gone quiet", "type": "inactivity", "days": 30, "points": -10},
     ],
 }  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_now():  # type: ignore[no-untyped-def]
+    """The queue's data is fixed at NOW; the code under test reads the clock, so it is there."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from scoring.engine import ActivityFact, LeadFacts, counted_activities, score_le
 from tests.pipeline.conftest import MODEL
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+pytestmark = pytest.mark.clock(NOW)
 TZ = ZoneInfo("Europe/Berlin")
 SPEC = parse_model(MODEL)
 LEAD = LeadFacts(

@@ -13,8 +13,8 @@ from scoring.models import LeadScore
 from scoring.rescoring import leads_rescore
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 LIBRARY = Path(settings.BASE_DIR) / "scoring" / "model_library"
 
 

@@ -22,8 +22,8 @@ from scoring.rescoring import leads_rescore
 from scoring.services import scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 1, 10, 30, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 LIBRARY = Path(settings.BASE_DIR) / "scoring" / "model_library"
 ZONES = [UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")]
 KINDS = ["page_view", "email_open", "content_download", "webinar_attended", "event_attended",

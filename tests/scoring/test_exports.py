@@ -12,8 +12,8 @@ from scoring.exports import spreadsheet_safe
 from scoring.rescoring import leads_rescore
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 MODEL = """slug: exp
 name: Export test
 mql_threshold: 50

@@ -30,9 +30,8 @@ from scoring.models import (
 from scoring.services import scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
-
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.clock(NOW)]
 KINDS = ("page_view", "demo_request", "cart_add", "content_download", "email_click", "email_open")
 
 activities = st.lists(

@@ -36,8 +36,8 @@ from scoring.runs import chunk_ranges, run_chunk, run_start
 from scoring.services import scoring_model_draft_definition, scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 MODEL = {
     "slug": "m", "name": "M", "mql_threshold": 50, "sla_hours": 48,
     "sla_by_kind": [{"kind": "webinar_attended", "hours": 12}],
@@ -193,7 +193,10 @@ def test_crossing_into_mql_records_an_event_and_hands_the_lead_to_sales(
     with django_capture_on_commit_callbacks(execute=True):
         activities_ingest(_page_views(lead, 1), now=NOW)
     assert _score(lead).total == 25 and not Handoff.objects.exists()
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        time_machine.travel(NOW + timedelta(minutes=10)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         activities_ingest(
             [{"lead_id": lead.pk, "kind": "webinar_attended",
               "occurred_at": (NOW + timedelta(minutes=5)).isoformat()}]

@@ -12,8 +12,8 @@ from scoring.rescoring import leads_rescore, published_models, scores_upsert
 from scoring.services import scoring_model_draft_definition, scoring_model_load
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.clock(NOW)]
 MODEL = {
     "slug": "m", "name": "M", "mql_threshold": 50, "bands": [{"label": "cold", "min": 0}],
     "criteria": [

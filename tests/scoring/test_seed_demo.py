@@ -15,6 +15,7 @@ from scoring.demo import DEMO_LOGINS, SOURCE, build_demo_data, seed_demo
 from scoring.models import Account, Activity, Lead
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.clock(NOW)
 
 
 @pytest.fixture(autouse=True)

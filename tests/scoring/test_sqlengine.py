@@ -31,9 +31,8 @@ from scoring.rescoring import activities_by_lead
 from scoring.sqlengine import criteria_amounts, criterion_amounts
 from tests.factories import LeadFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
-
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # the night Berlin moves its clocks
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres, pytest.mark.clock(NOW)]
 TZ = ZoneInfo("Europe/Berlin")
 KINDS = ("page_view", "email_open", "webinar_attended")
 FIELDS = ("url", "n", "channel")
