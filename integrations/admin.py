@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from leadscoring.forms import CheckedModelForm
+
 from .models import (
     IngestionToken,
     TrackingSite,
@@ -22,6 +24,7 @@ from .webhooks import webhook_deliveries_resend
 
 @admin.register(IngestionToken)
 class IngestionTokenAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["name", "prefix", "source", "created_at", "last_used_at", "revoked_at"]
     fields = ["name", "source", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
@@ -46,6 +49,7 @@ class IngestionTokenAdmin(admin.ModelAdmin):
 
 @admin.register(TrackingSite)
 class TrackingSiteAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["name", "site_key", "origins", "active", "demo"]
     readonly_fields = ["site_key", "demo"]
     fields = ["name", "allowed_origins", "active", "site_key", "demo"]
@@ -71,7 +75,7 @@ class VisitorAdmin(admin.ModelAdmin):
     readonly_fields = ["site", "visitor_id", "first_seen_at", "last_seen_at", "identified_at"]
 
 
-class WebhookEndpointForm(forms.ModelForm):
+class WebhookEndpointForm(CheckedModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         label=_("events"), choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple

@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from leadscoring.inputs import MAX_DOCUMENT_DEPTH, json_problem, nesting_depth_exceeds
 from scoring.ingest import MAX_BATCH, MAX_PROPERTIES_BYTES, IngestResult, activities_ingest
 from scoring.models import Lead
 
@@ -79,6 +80,8 @@ def _event_parse(index: int, event: object) -> TrackedEvent | str:
     """One event of a beacon: a page view or custom event, or the e-mail of an identify."""
     if not isinstance(event, dict):
         raise BeaconError(f"events[{index}]: must be an object")
+    if problem := json_problem(event, path=f"events[{index}]"):
+        raise BeaconError(problem)
     event_id = event.get("id")
     if not isinstance(event_id, str) or not _ID.match(event_id):
         raise BeaconError(f"events[{index}].id: 8-64 letters, digits, '-' or '_'")
@@ -115,6 +118,8 @@ def beacon_parse(body: bytes) -> Beacon:
     or oversized; a bad event is only refused (Beacon.rejected), the others are kept."""
     if len(body) > MAX_BODY_BYTES:
         raise BeaconError(f"payload larger than {MAX_BODY_BYTES} bytes")
+    if nesting_depth_exceeds(body):
+        raise BeaconError(f"payload nested deeper than {MAX_DOCUMENT_DEPTH} levels")
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -17,8 +17,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 AHEAD = timedelta(days=3653)
 # Birthdays: the oldest living people, and no one born in the future.
 EARLIEST_BIRTHDAY = date(1900, 1, 1)
-# Nesting of JSON documents and of the values inside them; deeper is a mistake or an attack.
+# Nesting of a value (an activity's properties, a lead's attributes); deeper is a mistake or an
+# attack. A whole document may nest further, so that one deep item of a batch is refused on its
+# own; beyond MAX_DOCUMENT_DEPTH the document is refused before it is parsed.
 MAX_DEPTH = 32
+MAX_DOCUMENT_DEPTH = 64
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -36,32 +39,31 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def json_problem(value: object, *, max_depth: int = MAX_DEPTH) -> str | None:
+def json_problem(value: object, *, path: str = "value", max_depth: int = MAX_DEPTH) -> str | None:
     """Why a parsed JSON value cannot be stored (a bad text in any key or string, or nesting
-    deeper than max_depth), with the path to it; None when it can."""
-    stack: list[tuple[object, str, int]] = [(value, "", 1)]
+    deeper than max_depth) with where it is ("properties.tags.2: ..."); None when it can."""
+    stack: list[tuple[object, str, int]] = [(value, path, 1)]
     while stack:
-        node, path, depth = stack.pop()
+        node, where, depth = stack.pop()
         if isinstance(node, str):
             if problem := text_problem(node):
-                return f"{path or 'value'}: {problem}" if path else problem
+                return f"{where}: {problem}"
             continue
-        if isinstance(node, Mapping | list):
-            if depth > max_depth:
-                return f"{path or 'value'}: nested deeper than {max_depth} levels"
-            items = (
-                node.items()
-                if isinstance(node, Mapping)
-                else ((str(i), v) for i, v in enumerate(node))
-            )
-            for key, child in items:
-                if isinstance(key, str) and (problem := text_problem(key)):
-                    return f"{path + '.' if path else ''}{key!r}: key {problem}"
-                stack.append((child, f"{path}.{key}" if path else str(key), depth + 1))
+        if not isinstance(node, Mapping | list):
+            continue
+        if depth > max_depth:
+            return f"{where}: nested deeper than {max_depth} levels"
+        if isinstance(node, list):
+            stack.extend((child, f"{where}.{i}", depth + 1) for i, child in enumerate(node))
+            continue
+        for key, child in node.items():
+            if isinstance(key, str) and (problem := text_problem(key)):
+                return f"{where}: a key {problem}"
+            stack.append((child, f"{where}.{key}", depth + 1))
     return None
 
 
-def nesting_depth_exceeds(raw: bytes | str, max_depth: int = MAX_DEPTH) -> bool:
+def nesting_depth_exceeds(raw: bytes | str, max_depth: int = MAX_DOCUMENT_DEPTH) -> bool:
     """Whether a JSON text nests deeper than max_depth, found without parsing it (a parser
     recurses once per level and gives up, or crashes, long before 100,000 levels)."""
     text = raw.encode() if isinstance(raw, str) else raw
@@ -101,4 +103,16 @@ def integer_problem(value: int | Decimal, bounds: tuple[int, int] = INT32) -> st
     low, high = bounds
     if not low <= value <= high:
         return f"must be between {low} and {high}"
+    return None
+
+
+def value_problem(value: object, *, now: datetime) -> str | None:
+    """Why one field's value cannot be stored, whatever its type (the forms' and serializers'
+    check of every field they clean)."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, Mapping | list):
+        return json_problem(value)
+    if isinstance(value, datetime):
+        return datetime_problem(value, now=now)
     return None

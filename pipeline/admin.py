@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from leadscoring.forms import CheckedModelForm
+
 from .models import AssignmentRule, SavedQueueFilter
 
 
 @admin.register(AssignmentRule)
 class AssignmentRuleAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["position", "match", "value", "account", "scoring_model", "assignee", "active"]
     list_display_links = ["match"]
     list_editable = ["position", "active"]
@@ -16,6 +19,7 @@ class AssignmentRuleAdmin(admin.ModelAdmin):
 
 @admin.register(SavedQueueFilter)
 class SavedQueueFilterAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["name", "user", "params", "created_at"]
     list_select_related = ["user"]
     search_fields = ["name", "user__username"]

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from leadscoring.forms import CheckedModelForm
+
 from .models import Proposal, ProposalComment
 
 
@@ -12,6 +14,7 @@ class ProposalCommentInline(admin.TabularInline):
 
 @admin.register(Proposal)
 class ProposalAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["scoring_model", "author", "status", "created_at", "decided_by"]
     list_filter = ["status", "scoring_model"]
     list_select_related = ["scoring_model", "author", "decided_by"]

@@ -39,7 +39,11 @@ class ScoringConfig(AppConfig):
     verbose_name = "Lead scoring"
 
     def ready(self) -> None:
+        from leadscoring.db import install_out_of_range_readers
+
         from . import lookups  # noqa: F401 - registers field__any_of
+
+        install_out_of_range_readers()
 
         post_migrate.connect(_sync_roles, sender=self)
         post_migrate.connect(_default_rejection_reasons, sender=self)

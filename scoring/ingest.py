@@ -19,6 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from leadscoring.inputs import INT64, datetime_problem, integer_problem, json_problem, text_problem
+
 from .models import Activity, Lead, PendingRescore
 from .staging import copy_to_stage
 
@@ -77,6 +79,8 @@ def _text(item: Mapping[str, Any], key: str, limit: int, *, required: bool = Fal
         raise ValueError(f"{key}: must be a string")
     if len(value) > limit:
         raise ValueError(f"{key}: must be at most {limit} characters")
+    if problem := text_problem(value):
+        raise ValueError(f"{key}: {problem}")
     return value.strip()
 
 
@@ -95,6 +99,8 @@ def _parse(index: int, item: object, now: datetime) -> _Item:
         raise ValueError("lead: give exactly one of lead_id, email or lead_external_id")
     if lead_id is not None and (isinstance(lead_id, bool) or not isinstance(lead_id, int)):
         raise ValueError("lead_id: must be an integer")
+    if lead_id is not None and (problem := integer_problem(lead_id, INT64)):
+        raise ValueError(f"lead_id: {problem}")
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
         raise ValueError("email: is not an e-mail address")
     lead_key = (given[0], lead_id if given[0] == "lead_id" else email or lead_external_id)
@@ -109,9 +115,13 @@ def _parse(index: int, item: object, now: datetime) -> _Item:
         occurred_at = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
         if occurred_at > now + FUTURE_TOLERANCE:
             raise ValueError("occurred_at: lies in the future")
+        if problem := datetime_problem(occurred_at, now=now):
+            raise ValueError(f"occurred_at: {problem}")
     properties = item.get("properties") or {}
     if not isinstance(properties, dict):
         raise ValueError("properties: must be an object")
+    if problem := json_problem(properties, path="properties"):
+        raise ValueError(problem)
     properties_json = json.dumps(properties, ensure_ascii=False)
     if len(properties_json.encode()) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"properties: larger than {MAX_PROPERTIES_BYTES} bytes")

@@ -1,9 +1,14 @@
 """Serializers: what the API shows and accepts. Writes go through services, not `save()`."""
 
+from collections.abc import Mapping
+from datetime import date, datetime
+
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from leadscoring.inputs import birthday_problem, datetime_problem, json_problem
 from scoring.ingest import MAX_BATCH
 from scoring.models import (
     Account,
@@ -14,6 +19,34 @@ from scoring.models import (
     ScoringModel,
     ScoringModelVersion,
 )
+
+
+class CheckedInput:
+    """Serializer mixin: refuses, field by field, what every way in refuses (leadscoring.inputs):
+    a NUL or lone surrogate in any text or JSON value before any field looks at it (a query
+    with one fails), an implausible timestamp once parsed."""
+
+    def to_internal_value(self, data: object) -> dict:
+        if isinstance(data, Mapping):
+            problems = {
+                name: [problem.removeprefix(f"{name}: ")]
+                for name, value in data.items()
+                if (problem := json_problem(value, path=str(name)))
+            }
+            if problems:
+                raise serializers.ValidationError(problems)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+    def validate(self, attrs: dict) -> dict:
+        now = timezone.now()
+        problems = {
+            name: [problem]
+            for name, value in attrs.items()
+            if isinstance(value, datetime) and (problem := datetime_problem(value, now=now))
+        }
+        if problems:
+            raise serializers.ValidationError(problems)
+        return super().validate(attrs)  # type: ignore[misc]
 
 
 class ExplanationItemSerializer(serializers.Serializer):
@@ -38,7 +71,7 @@ class LeadScoreSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(CheckedInput, serializers.ModelSerializer):
     class Meta:
         model = Account
         fields = [
@@ -49,7 +82,7 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(CheckedInput, serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), allow_null=True, required=False
     )
@@ -84,20 +117,26 @@ class LeadSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(_("Must be an object."))
         return value
 
+    def validate_birthday(self, value: date | None) -> date | None:
+        if value is not None and (problem := birthday_problem(value, today=timezone.localdate())):
+            raise serializers.ValidationError(problem)
+        return value
 
-class AccountMatchSerializer(serializers.Serializer):
+
+class AccountMatchSerializer(CheckedInput, serializers.Serializer):
     """The key an account upsert matches on."""
 
     external_id = serializers.CharField(max_length=255)
 
 
-class LeadMatchSerializer(serializers.Serializer):
+class LeadMatchSerializer(CheckedInput, serializers.Serializer):
     """The keys a lead upsert matches on: `external_id`, else `email`."""
 
     external_id = serializers.CharField(max_length=255, required=False)
     email = serializers.EmailField(required=False)
 
     def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
         if not attrs.get("external_id") and not attrs.get("email"):
             raise serializers.ValidationError(_("Give external_id or email to match the lead."))
         return attrs
@@ -204,7 +243,7 @@ class DefinitionSerializer(serializers.Serializer):
     definition = serializers.DictField(help_text=_("slug, name, mql_threshold, bands, criteria…"))
 
 
-class PublishSerializer(serializers.Serializer):
+class PublishSerializer(CheckedInput, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
@@ -244,7 +283,7 @@ class HandoffSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(CheckedInput, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 

@@ -168,3 +168,30 @@ def test_the_beacon_needs_no_login_and_no_csrf_token(site):
     strict = Client(enforce_csrf_checks=True)
     body = {"visitor_id": VISITOR, "events": _views("/")}
     assert _post(strict, site, body).status_code == 204
+
+
+def test_an_event_with_a_nul_or_a_lone_surrogate_is_refused_and_its_beacon_mates_kept(client, site):
+    events = [
+        *_views("/"),
+        {"id": "event-0001", "type": "page_view", "url": f"{ORIGIN}/a\x00b"},
+        {"id": "event-0002", "type": "event", "name": "download",
+         "properties": {"file": "plan\ud800.pdf"}},
+        {"id": "event-0003", "type": "event", "name": "download", "properties": {"file": "ok"}},
+    ]  # fmt: skip
+    body = json.dumps({"visitor_id": VISITOR, "events": events})  # \u0000 and \ud800 escapes
+    response = _post(client, site, body)
+    assert response.status_code == 200
+    rejected = response.json()["rejected"]
+    assert [(r["index"], r["error"]) for r in rejected] == [
+        (1, "events[1].url: contains a NUL character"),
+        (2, "events[2].properties.file: contains an unpaired surrogate (not valid Unicode)"),
+    ]
+    kept = PendingVisit.objects.order_by("event_id").values_list("event_id", flat=True)
+    assert list(kept) == ["event-0000", "event-0003"]
+
+
+def test_a_beacon_nested_without_end_is_refused_before_it_is_parsed(client, site):
+    body = '{"visitor_id": "visitor-0001", "events": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    response = _post(client, site, body)
+    assert response.status_code == 400
+    assert response.json()["error"] == "payload nested deeper than 64 levels"

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 
+from ..parsers import BoundedJSONParser
 from ..permissions import RolePermission
 from ..throttles import ApiRateThrottle
 
@@ -19,7 +19,7 @@ class ApiView:
     """Mixin for API view sets: DRF authenticates (session or token), not the login redirect."""
 
     # JSON only: one request format to document, validate and test.
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     permission_classes = [RolePermission]
     throttle_classes = [ApiRateThrottle]
     pagination_class = ApiPagination
