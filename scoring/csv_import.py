@@ -2,27 +2,53 @@
 
 Files are streamed in batches (a 10-million-row activities file never sits in memory), each batch
 costs a fixed number of queries, and importing the same files twice changes nothing. A bad row is
-reported with file, line and reason; the good rows around it are kept.
+reported with file, line and reason; the good rows around it are kept, and no file, however
+broken, stops the import with a traceback.
+
+Each file is read twice. The first pass feeds its bytes, a megabyte at a time, through a strict
+incremental UTF-8 decoder and keeps nothing, so the encoding is settled before any row of the
+file is written: UTF-8 (with or without a byte order mark), else Windows-1252. The second pass
+streams the rows. Every value is refused that the database could not store or Python could not
+read back (leadscoring.inputs): NUL, timestamps before 1970 (or BC), numbers beyond their column.
 """
 
+import codecs
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
+from itertools import zip_longest
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from .ingest import MAX_PROPERTIES_BYTES, MAX_PROPERTIES_STORED_BYTES, properties_stored_too_large
+from leadscoring.inputs import (
+    INT32,
+    birthday_problem,
+    datetime_problem,
+    integer_problem,
+    text_problem,
+)
+
+from .ingest import (
+    FUTURE_TOLERANCE,
+    MAX_PROPERTIES_BYTES,
+    MAX_PROPERTIES_STORED_BYTES,
+    properties_stored_too_large,
+)
 from .models import Account, Activity, Lead, LeadOutcome, LifecycleStage, OutcomeKind
 
 BATCH_SIZE = 5000
 ACTIVITY_SOURCE = "import"
+# employee_count is a PositiveIntegerField: an integer column with a check >= 0.
+EMPLOYEE_COUNT_RANGE = (0, INT32[1])
 
 ACCOUNT_COLUMNS = {
     "external_id", "name", "domain", "industry", "employee_count", "annual_revenue", "country",
@@ -47,6 +73,7 @@ class ImportReport:
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
     touched_lead_ids: set[int] = field(default_factory=set)
 
     def error(self, path: Path, line: int, message: str) -> None:
@@ -71,7 +98,7 @@ def parse_bool(raw: str, column: str) -> bool:
     raise RowError(f"{column} {raw!r} is not a boolean (use true/false, 1/0 or yes/no)")
 
 
-def parse_int(raw: str, column: str) -> int | None:
+def parse_int(raw: str, column: str, bounds: tuple[int, int]) -> int | None:
     if not raw.strip():
         return None
     try:
@@ -80,13 +107,14 @@ def parse_int(raw: str, column: str) -> int | None:
         raise RowError(f"{column} {raw!r} is not a whole number") from None
     if not number.is_finite() or number != number.to_integral_value():
         raise RowError(f"{column} {raw!r} is not a whole number")
-    value = int(number)
-    if value < 0:
-        raise RowError(f"{column} {raw!r} must not be negative")
-    return value
+    # Checked before int(): int(Decimal("1e999999999")) would compute a billion digits.
+    if problem := integer_problem(number, bounds):
+        raise RowError(f"{column} {raw!r} {problem}")
+    return int(number)
 
 
-def parse_decimal(raw: str, column: str) -> Decimal | None:
+def parse_decimal(raw: str, column: str, model: type) -> Decimal | None:
+    """A number that fits the model's DecimalField (max_digits, decimal_places)."""
     if not raw.strip():
         return None
     try:
@@ -95,10 +123,19 @@ def parse_decimal(raw: str, column: str) -> Decimal | None:
         raise RowError(f"{column} {raw!r} is not a number") from None
     if not value.is_finite():
         raise RowError(f"{column} {raw!r} is not a number")
+    spec = model._meta.get_field(column)
+    whole_digits = spec.max_digits - spec.decimal_places
+    if value.adjusted() < whole_digits:
+        # Rounded as the database rounds, so that a re-import compares equal to what is stored.
+        value = value.quantize(Decimal(1).scaleb(-spec.decimal_places), rounding=ROUND_HALF_UP)
+    if value.adjusted() >= whole_digits:
+        raise RowError(
+            f"{column} {raw!r} has more than {whole_digits} digits before the decimal point"
+        )
     return value
 
 
-def parse_timestamp(raw: str, column: str) -> datetime:
+def parse_timestamp(raw: str, column: str, now: datetime) -> datetime:
     """ISO 8601 with or without an offset; without one it is read in the project's TIME_ZONE."""
     try:
         value = datetime.fromisoformat(raw.strip())
@@ -106,16 +143,21 @@ def parse_timestamp(raw: str, column: str) -> datetime:
         raise RowError(f"{column} {raw!r} is not an ISO 8601 timestamp") from None
     if timezone.is_naive(value):
         value = timezone.make_aware(value, timezone.get_default_timezone())
+    if problem := datetime_problem(value, now=now):
+        raise RowError(f"{column} {raw!r} {problem}")
     return value
 
 
-def parse_date(raw: str, column: str) -> date | None:
+def parse_birthday(raw: str, column: str, now: datetime) -> date | None:
     if not raw.strip():
         return None
     try:
-        return date.fromisoformat(raw.strip())
+        value = date.fromisoformat(raw.strip())
     except ValueError:
         raise RowError(f"{column} {raw!r} is not a date (YYYY-MM-DD)") from None
+    if problem := birthday_problem(value, today=timezone.localdate(now)):
+        raise RowError(f"{column} {raw!r} {problem}")
+    return value
 
 
 def _extras(row: dict[str, str], known: set[str]) -> dict[str, str]:
@@ -129,30 +171,206 @@ def _require(row: dict[str, str], column: str) -> str:
     return value
 
 
-# --- streaming -----------------------------------------------------------------------------------
+# --- reading files -------------------------------------------------------------------------------
+
+_CHUNK_BYTES = 1 << 20
+_CP1252_FALLBACK = "csv-import-cp1252-latin1"
+
+
+def _latin1_for_cp1252_gaps(exc: UnicodeError) -> tuple[str, int]:
+    # cp1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined; latin-1 reads every byte.
+    assert isinstance(exc, UnicodeDecodeError)
+    return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error(_CP1252_FALLBACK, _latin1_for_cp1252_gaps)
+
+
+def _first_non_utf8_line(path: Path) -> int | None:
+    """The number of the first line that is not UTF-8, or None when the whole file is."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK_BYTES)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                # exc.object is the decoder's held-back bytes (never a newline) plus the chunk.
+                return lines_before + exc.object.count(b"\n", 0, exc.start) + 1
+            if not chunk:
+                return None
+            lines_before += chunk.count(b"\n")
+
+
+def _codec(path: Path, report: ImportReport) -> tuple[str, str] | None:
+    """(encoding, errors) to read the file with; None when it is reported as unreadable."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        report.errors.append(
+            f"{path.name}: the file is UTF-16 or UTF-32; expected UTF-8 or Windows-1252 "
+            "(nothing imported from it)"
+        )
+        return None
+    bad_line = _first_non_utf8_line(path)
+    if bad_line is None:
+        return "utf-8-sig", "strict"
+    if head.startswith(codecs.BOM_UTF8):
+        report.error(
+            path,
+            bad_line,
+            "not UTF-8, though the file starts with a UTF-8 byte order mark; expected UTF-8 "
+            "throughout, or Windows-1252 without the mark (nothing imported from the file)",
+        )
+        return None
+    report.notes.append(f"{path.name}: not UTF-8 (line {bad_line} is not), read as Windows-1252")
+    return "cp1252", _CP1252_FALLBACK
+
+
+# After a field the csv reader refused, where its record ends: the next field ending (a comma or
+# a line end) outside quotes, or the quote that closes a quoted field ("" is a quote inside one).
+_FIELD_END = re.compile(r"[,\r\n]")
+
+
+def _ends_in_quotes(text: str, quoted: bool = False) -> bool:
+    """Whether the csv reader (default dialect) is inside a quoted field after these lines."""
+    at_field_start, i = not quoted, 0
+    while i < len(text):
+        if quoted:
+            close = text.find('"', i)
+            if close < 0:
+                return True
+            if text.startswith('"', close + 1):
+                i = close + 2
+                continue
+            quoted, at_field_start, i = False, False, close + 1
+        elif at_field_start and text[i] == '"':
+            quoted, i = True, i + 1
+        else:
+            end = _FIELD_END.search(text, i)
+            if end is None:
+                return False
+            at_field_start, i = True, end.end()
+    return quoted
+
+
+class _Lines:
+    """The file's lines, fed to the csv reader, counted and kept for the record being read, so
+    a row is reported by its first line and a record the reader gave up on can be skipped."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+        self.number = 0
+        self.record: list[str] = []
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._handle)
+        self.number += 1
+        self.record.append(line)
+        return line
+
+    @property
+    def first(self) -> int:
+        return self.number - len(self.record) + 1
+
+    def next_record(self) -> None:
+        self.record = []
+
+    def skip_rest_of_record(self) -> None:
+        """The reader drops the rest of the line it failed on and starts a record on the next
+        line, which is still inside the field when that field is quoted: skip to its end."""
+        quoted = _ends_in_quotes("".join(self.record))
+        self.record = []
+        while quoted and (line := next(self._handle, None)) is not None:
+            self.number += 1
+            quoted = _ends_in_quotes(line, quoted=True)
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"field larger than {csv.field_size_limit()} characters"
+    return f"unreadable ({exc})"
+
+
+def _bad_text(header: list[str], values: list[str], lines: list[str]) -> str | None:
+    if text_problem(lines[0] if len(lines) == 1 else "".join(lines)) is None:
+        return None  # the usual case, found with one check per record rather than per value
+    for column, value in zip(header, values, strict=False):
+        if column and (problem := text_problem(value)):
+            return f"{column} {problem}"
+    return None
+
+
+def _header(path: Path, reader: Iterator[list[str]], report: ImportReport) -> list[str] | None:
+    """The column names, or None (reported) when the file has none to use."""
+    try:
+        names = next(reader, None)
+    except csv.Error as exc:
+        report.error(path, 1, f"header: {_csv_reason(exc)} (nothing imported from the file)")
+        return None
+    if not names:
+        report.errors.append(f"{path.name}: the file is empty (a header line is required)")
+        return None
+    for position, name in enumerate(names, start=1):
+        if problem := text_problem(name):  # by position: the name itself would print the NUL
+            report.error(path, 1, f"header: column {position} {problem} (nothing imported)")
+            return None
+    return [name.strip() for name in names]
+
+
+def _rows(path: Path, handle: IO[str], report: ImportReport) -> Iterator[tuple[int, dict]]:
+    """(first line, row) for every row that can be read; the others are reported."""
+    lines = _Lines(handle)
+    reader = csv.reader(lines)
+    header = _header(path, reader, report)
+    if header is None:
+        return
+    all_named = all(header)
+    while True:
+        lines.next_record()
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.error(path, lines.first, _csv_reason(exc))
+            lines.skip_rest_of_record()
+            continue
+        if not values:
+            continue  # a blank line
+        if len(values) > len(header):
+            report.error(path, lines.first, "more values than columns")
+        elif problem := _bad_text(header, values, lines.record):
+            report.error(path, lines.first, problem)
+        elif all_named and len(values) == len(header):
+            yield lines.first, dict(zip(header, values, strict=True))
+        else:
+            # Missing trailing values are None, as csv.DictReader gives them.
+            yield lines.first, {k: v for k, v in zip_longest(header, values) if k}
 
 
 def _batches(path: Path, report: ImportReport) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    """Yield lists of (line number, row); a malformed file is reported once, not raised."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            report.errors.append(f"{path.name}: the file is empty (a header line is required)")
+    """Yield lists of (line number, row); a malformed file is reported, never raised."""
+    try:
+        codec = _codec(path, report)
+        if codec is None:
             return
-        batch: list[tuple[int, dict[str, str]]] = []
-        try:
-            for row in reader:
-                if None in row:
-                    report.error(path, reader.line_num, "more values than columns")
-                    continue
-                batch.append((reader.line_num, {k.strip(): v for k, v in row.items() if k}))
+        encoding, errors = codec
+        with path.open(newline="", encoding=encoding, errors=errors) as handle:
+            batch: list[tuple[int, dict[str, str]]] = []
+            for line_and_row in _rows(path, handle, report):
+                batch.append(line_and_row)
                 if len(batch) >= BATCH_SIZE:
                     yield batch
                     batch = []
-        except (csv.Error, UnicodeDecodeError) as exc:
-            report.error(path, reader.line_num, f"unreadable ({exc})")
-        if batch:
-            yield batch
+            if batch:
+                yield batch
+    except (OSError, UnicodeDecodeError) as exc:  # e.g. the file changed since the first pass
+        report.errors.append(f"{path.name}: cannot be read ({exc})")
 
 
 def _parse_rows(
@@ -179,14 +397,16 @@ def _dedupe_by(items: list[tuple[int, Any]], key: str) -> list:
 
 
 def _upsert(
-    model: type[Account] | type[Lead], items: list[tuple[int, dict[str, Any]]], report: ImportReport
+    model: type[Account] | type[Lead],
+    items: list[tuple[int, dict[str, Any]]],
+    report: ImportReport,
+    now: datetime,
 ) -> list[Any]:
     """Create new rows, update changed ones, leave identical ones alone; return saved objects."""
     name = model._meta.verbose_name_plural
     keys = [item["external_id"] for _, item in items]
     existing = {o.external_id: o for o in model.objects.filter(external_id__in=keys)}
     to_create, to_update, fields = [], [], set()
-    now = timezone.now()
     for _, item in items:
         obj = existing.get(item["external_id"])
         if obj is None:
@@ -235,8 +455,12 @@ def _account_item(row: dict[str, str]) -> dict[str, Any]:
             "name": _text(row, "name", Account) or _require(row, "name"),
             "domain": _text(row, "domain", Account).lower(),
             "industry": _text(row, "industry", Account),
-            "employee_count": parse_int(row.get("employee_count", ""), "employee_count"),
-            "annual_revenue": parse_decimal(row.get("annual_revenue", ""), "annual_revenue"),
+            "employee_count": parse_int(
+                row.get("employee_count", ""), "employee_count", EMPLOYEE_COUNT_RANGE
+            ),
+            "annual_revenue": parse_decimal(
+                row.get("annual_revenue", ""), "annual_revenue", Account
+            ),
             "country": country,
             "is_target_account": parse_bool(row.get("is_target_account", ""), "is_target_account"),
             "is_competitor": parse_bool(row.get("is_competitor", ""), "is_competitor"),
@@ -245,11 +469,11 @@ def _account_item(row: dict[str, str]) -> dict[str, Any]:
     )
 
 
-def import_accounts(path: Path, report: ImportReport) -> None:
+def import_accounts(path: Path, report: ImportReport, now: datetime) -> None:
     for rows in _batches(path, report):
         items = _parse_rows(path, rows, _account_item, report)
         with transaction.atomic():
-            _upsert(Account, _dedupe_by(items, "external_id"), report)
+            _upsert(Account, _dedupe_by(items, "external_id"), report, now)
 
 
 # --- leads ---------------------------------------------------------------------------------------
@@ -257,7 +481,7 @@ def import_accounts(path: Path, report: ImportReport) -> None:
 _STAGES = {choice.value for choice in LifecycleStage}
 
 
-def _lead_item(row: dict[str, str]) -> dict[str, Any]:
+def _lead_item(row: dict[str, str], now: datetime) -> dict[str, Any]:
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
 
@@ -279,7 +503,7 @@ def _lead_item(row: dict[str, str]) -> dict[str, Any]:
         "seniority": _text(row, "seniority", Lead),
         "phone": _text(row, "phone", Lead),
         "country": _text(row, "country", Lead).upper(),
-        "birthday": parse_date(row.get("birthday", ""), "birthday"),
+        "birthday": parse_birthday(row.get("birthday", ""), "birthday", now),
         "source": _text(row, "source", Lead),
         "lifecycle_stage": stage,
         "unsubscribed": parse_bool(row.get("unsubscribed", ""), "unsubscribed"),
@@ -288,15 +512,16 @@ def _lead_item(row: dict[str, str]) -> dict[str, Any]:
         "account_external_id": (row.get("account_external_id") or "").strip(),
     }
     if (row.get("created_at") or "").strip():
-        item["created_at"] = parse_timestamp(row["created_at"], "created_at")
+        item["created_at"] = parse_timestamp(row["created_at"], "created_at", now)
     if not stage:
         del item["lifecycle_stage"]  # a blank cell keeps the stage the lead already has
     return _present(row, item)
 
 
-def import_leads(path: Path, report: ImportReport) -> None:
+def import_leads(path: Path, report: ImportReport, now: datetime) -> None:
+    parse = partial(_lead_item, now=now)
     for rows in _batches(path, report):
-        items = _dedupe_by(_parse_rows(path, rows, _lead_item, report), "external_id")
+        items = _dedupe_by(_parse_rows(path, rows, parse, report), "external_id")
         account_keys = {i["account_external_id"] for _, i in items if i.get("account_external_id")}
         accounts = dict(
             Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk")
@@ -323,7 +548,7 @@ def import_leads(path: Path, report: ImportReport) -> None:
                     continue
             good.append((line, item))
         with transaction.atomic():
-            saved = _upsert(Lead, good, report)
+            saved = _upsert(Lead, good, report, now)
         report.touched_lead_ids.update(o.pk for o in saved)
 
 
@@ -334,8 +559,11 @@ def _lead_ids(keys: Iterable[str]) -> dict[str, int]:
 # --- activities ----------------------------------------------------------------------------------
 
 
-def _activity_item(row: dict[str, str]) -> dict[str, Any]:
-    occurred_at = parse_timestamp(_require(row, "occurred_at"), "occurred_at")
+def _activity_item(row: dict[str, str], now: datetime) -> dict[str, Any]:
+    raw_time = _require(row, "occurred_at")
+    occurred_at = parse_timestamp(raw_time, "occurred_at", now)
+    if occurred_at > now + FUTURE_TOLERANCE:
+        raise RowError(f"occurred_at {raw_time!r} lies in the future")  # as the API says
     item = {
         "lead_external_id": _require(row, "lead_external_id"),
         "kind": _text(row, "kind", Activity) or _require(row, "kind"),
@@ -383,9 +611,10 @@ def _properties_fit(
     return fitting
 
 
-def import_activities(path: Path, report: ImportReport) -> None:
+def import_activities(path: Path, report: ImportReport, now: datetime) -> None:
+    parse = partial(_activity_item, now=now)
     for rows in _batches(path, report):
-        items = _dedupe_by(_parse_rows(path, rows, _activity_item, report), "external_id")
+        items = _dedupe_by(_parse_rows(path, rows, parse, report), "external_id")
         items = _properties_fit(path, items, report)
         leads = _lead_ids(i["lead_external_id"] for _, i in items)
         seen = set(
@@ -413,21 +642,22 @@ def import_activities(path: Path, report: ImportReport) -> None:
 _OUTCOMES = {choice.value for choice in OutcomeKind}
 
 
-def _outcome_item(row: dict[str, str]) -> dict[str, Any]:
+def _outcome_item(row: dict[str, str], now: datetime) -> dict[str, Any]:
     outcome = _require(row, "outcome").lower()
     if outcome not in _OUTCOMES:
         raise RowError(f"outcome {outcome!r} is not one of {', '.join(sorted(_OUTCOMES))}")
     return {
         "lead_external_id": _require(row, "lead_external_id"),
         "outcome": outcome,
-        "occurred_at": parse_timestamp(_require(row, "occurred_at"), "occurred_at"),
-        "value": parse_decimal(row.get("value", ""), "value"),
+        "occurred_at": parse_timestamp(_require(row, "occurred_at"), "occurred_at", now),
+        "value": parse_decimal(row.get("value", ""), "value", LeadOutcome),
     }
 
 
-def import_outcomes(path: Path, report: ImportReport) -> None:
+def import_outcomes(path: Path, report: ImportReport, now: datetime) -> None:
+    parse = partial(_outcome_item, now=now)
     for rows in _batches(path, report):
-        items = _parse_rows(path, rows, _outcome_item, report)
+        items = _parse_rows(path, rows, parse, report)
         leads = _lead_ids(i["lead_external_id"] for _, i in items)
         existing = set(
             LeadOutcome.objects.filter(lead_id__in=leads.values()).values_list(
@@ -463,12 +693,13 @@ def crm_import(*, directory: Path) -> ImportReport:
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory} is not a folder")
     report = ImportReport()
+    now = timezone.now()  # one moment for the whole import: every bound is relative to it
     found = False
     for filename, importer in IMPORTERS:
         path = directory / filename
         if path.exists():
             found = True
-            importer(path, report)
+            importer(path, report, now)
     if not found:
         names = ", ".join(name for name, _ in IMPORTERS)
         report.errors.append(f"{directory}: none of {names} is there")

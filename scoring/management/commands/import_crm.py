@@ -20,6 +20,8 @@ class Command(BaseCommand):
             report = crm_import(directory=directory)
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
+        for note in report.notes:
+            self.stdout.write(note)
         for name in sorted(set(report.created) | set(report.updated) | set(report.unchanged)):
             self.stdout.write(
                 f"{report.created.get(name, 0)} {name} created, "
