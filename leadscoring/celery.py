@@ -25,6 +25,9 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     )
     # Rescore requests whose flush task got lost (a restart between commit and send).
     sender.add_periodic_task(60.0, tasks.rescore_pending_sweep.s(), name="pending rescore sweep")
+    # Chunks of a run whose worker died (killed, out of memory) go out again a few minutes
+    # after the run stopped moving, not after the broker's visibility timeout.
+    sender.add_periodic_task(60.0, tasks.rescore_runs_sweep.s(), name="rescore runs sweep")
     # Handoffs nobody answered in time stand out in the queue and reach notifications quickly.
     sender.add_periodic_task(
         300.0, pipeline_tasks.mark_sla_breaches.s(), name="handoff SLA breaches"

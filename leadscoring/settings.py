@@ -159,6 +159,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": ["scoring.api.parsers.BoundedJSONParser"],
 }
 
 # --- REST API, website tracking and outbound webhooks (integrations app).
@@ -205,7 +206,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Unacked tasks of a killed worker come back after this; it must exceed the longest task.
+# Redis hands an unacknowledged task to another worker after this, whether or not its worker
+# still runs it, so it must exceed the longest task (CELERY_TASK_TIME_LIMIT): a running task is
+# never delivered twice. It is deliberately long, not a recovery mechanism: the chunks of a
+# rescore run lost with a killed worker are sent again by the beat's runs sweep after
+# scoring.runs.RUN_STALL_LIMIT; other tasks are idempotent and come back after this.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30 * 60}
 # Installations (or test runs) sharing one Redis keep their queues and cache apart by a prefix.
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")

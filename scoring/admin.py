@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from leadscoring.forms import CheckedModelForm
+
 from .models import (
     Account,
     Activity,
@@ -16,11 +18,13 @@ from .models import (
     ScoreEvent,
     ScoringModel,
     ScoringModelVersion,
+    UnscorableLead,
 )
 
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = [
         "name",
         "domain",
@@ -44,6 +48,7 @@ class LeadScoreInline(admin.TabularInline):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = [
         "__str__",
         "email",
@@ -72,6 +77,7 @@ class LeadAdmin(admin.ModelAdmin):
 
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["kind", "lead", "occurred_at", "channel", "source"]
     list_filter = ["kind", "channel", "source"]
     search_fields = ["lead__email", "kind", "external_id"]
@@ -82,6 +88,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
 @admin.register(LeadOutcome)
 class LeadOutcomeAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = ["lead", "outcome", "value", "occurred_at"]
     list_filter = ["outcome"]
     search_fields = ["lead__email"]
@@ -164,6 +171,7 @@ class HandoffActionInline(admin.TabularInline):
 
 @admin.register(Handoff)
 class HandoffAdmin(admin.ModelAdmin):
+    form = CheckedModelForm
     list_display = [
         "lead",
         "scoring_model",
@@ -244,3 +252,22 @@ class RescoreRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(UnscorableLead)
+class UnscorableLeadAdmin(admin.ModelAdmin):
+    """What the rescores skip and why; written by them alone (scoring.rescoring)."""
+
+    list_display = ["lead", "reason", "last_seen", "times_seen", "first_seen"]
+    search_fields = ["lead__email"]
+    list_select_related = ["lead"]
+    date_hierarchy = "last_seen"
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False  # a row goes when its lead scores again (or is deleted)

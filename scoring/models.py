@@ -604,6 +604,9 @@ class RescoreRun(models.Model):
     chunks = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_finished = models.PositiveIntegerField(_("chunks finished"), default=0)
     started_at = models.DateTimeField(_("started"), default=timezone.now)
+    # Set at the start and whenever a chunk finishes (or is sent again): a running run whose
+    # progress stopped has lost chunks, which the sweep (runs_sweep) sends again.
+    progressed_at = models.DateTimeField(_("last progress"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
@@ -623,12 +626,21 @@ class RescoreRun(models.Model):
 
 
 class RescoreChunk(models.Model):
-    """A finished chunk of a run; it makes a redelivered chunk task count only once."""
+    """A planned chunk of a run (an id range), pending until a worker finishes it.
+
+    Its worker claims the row at the start of the chunk's transaction (pending to finished), so
+    a redelivered chunk task counts only once, and the row stays locked while the chunk is
+    worked on: a pending row nobody holds is a chunk whose task was lost.
+    """
 
     run = models.ForeignKey(RescoreRun, on_delete=models.CASCADE, related_name="+")
     first_lead_id = models.BigIntegerField()
+    # Null only for chunks recorded before runs planned theirs (when finished).
+    last_lead_id = models.BigIntegerField(null=True, blank=True)
     leads = models.PositiveIntegerField(default=0)
     failed = models.BooleanField(default=False)
+    # Null while pending; a chunk counted as failed is finished too.
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -664,3 +676,25 @@ class PendingRescore(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id} since {self.requested_at:%Y-%m-%d %H:%M:%S}"
+
+
+class UnscorableLead(models.Model):
+    """A lead that scoring trips on (its data: e.g. an activity time nobody can read), skipped
+    by every rescore so that the other leads of its chunk are scored; the row goes once the lead
+    scores again, so the list shows what is broken now."""
+
+    lead = models.OneToOneField(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.TextField(_("reason"))
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+    times_seen = models.PositiveIntegerField(_("times seen"), default=1)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        verbose_name = _("unscorable lead")
+        verbose_name_plural = _("unscorable leads")
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.reason[:80]}"

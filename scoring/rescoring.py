@@ -4,18 +4,24 @@ On PostgreSQL each model scores and stores a chunk in one statement (scoring.sql
 the database cannot evaluate, and the leads it leaves undecided, go the engine's way: their
 values and activities loaded in a few queries, scored in Python, upserted in one statement.
 Elsewhere (SQLite) every lead goes the engine's way.
+
+A lead whose data the engine or the database trips on does not stop its chunk: the chunk, tried
+whole as ever, is then tried in halves until that lead is alone; it is recorded (UnscorableLead,
+in the admin) and skipped, the others stored (leads_rescore_chunk, _unscorable_isolate).
 """
 
 import json
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from . import sqlscores
@@ -40,12 +46,20 @@ from .engine import (
     score_of,
 )
 from .lookups import int_array
-from .models import Activity, Lead, LeadScore, ScoringModel, ScoringModelVersion
+from .models import (
+    Activity,
+    Lead,
+    LeadScore,
+    ScoringModel,
+    ScoringModelVersion,
+    UnscorableLead,
+)
 from .signals import scores_stored
 from .sqlengine import criteria_amounts
 from .staging import copy_to_stage
 
 CHUNK_SIZE = 1000
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,17 @@ class RescoreSummary:
     events: int = 0
     handoffs: int = 0
     per_model: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # leads scoring trips on (see UnscorableLead), left as they were
+
+    def add(self, other: "RescoreSummary") -> None:
+        self.leads += other.leads
+        self.scores_written += other.scores_written
+        self.scores_removed += other.scores_removed
+        self.events += other.events
+        self.handoffs += other.handoffs
+        self.skipped += other.skipped
+        for slug, n in other.per_model.items():
+            self.per_model[slug] = self.per_model.get(slug, 0) + n
 
 
 def published_slug_exists(slug: str) -> bool:
@@ -536,10 +561,125 @@ def _scores_store(
     return chunk, stored
 
 
+# What "this lead's data" looks like when scoring trips on it: a value the engine cannot read
+# or compute with raises one of Python's value errors (a timestamp fromisoformat refuses, a
+# property of the wrong type, a number that overflows); one the database cannot, SQLSTATE class
+# 22 "data exception" (DataError: out of range, infinite timestamps, invalid text), through
+# Django or, from the COPY of staged rows, from psycopg itself. Everything else is about the
+# moment, not the lead, and must reach the task so that it retries as before: lost connections,
+# deadlocks, serialization failures, cancelled statements (OperationalError), integrity errors
+# (a concurrent writer), Celery's soft time limit.
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    DataError, psycopg.DataError, ValueError, TypeError, ArithmeticError, LookupError,
+    AttributeError,
+)  # fmt: skip
+# A bug, or a model the engine trips on, fails every lead: after this many leads failing alone,
+# with no try succeeding, the fault is not theirs, and the first error goes on (a chunk is not
+# tried lead by lead, and its leads are not all recorded as unscorable).
+SYSTEMATIC_FAILURES = 8
+REASON_MAX_CHARS = 1000
+
+Result = TypeVar("Result")
+
+
+def _try_in_savepoint(
+    attempt: Callable[[list[int]], Result], lead_ids: list[int], results: list[Result]
+) -> Exception | None:
+    """Run one try; its error if the data tripped it. A failed PostgreSQL statement aborts the
+    transaction: the savepoint, rolled back, keeps it usable for the next try."""
+    try:
+        with transaction.atomic():
+            result = attempt(lead_ids)
+    except DATA_ERRORS as error:
+        return error
+    results.append(result)
+    return None
+
+
+def _unscorable_isolate(
+    lead_ids: Sequence[int], attempt: Callable[[list[int]], Result]
+) -> tuple[list[Result], list[tuple[int, Exception]]]:
+    """Run `attempt` over the leads, each try in its own savepoint; when their data trips it,
+    over the halves of what failed, recursively, until the failing leads are alone.
+
+    Returns what the tries that succeeded returned, and each lead that failed alone with its
+    error. Both halves of a failing part are tried before either is split: one bad lead among n
+    costs 2 log2(n) more tries, and a success comes early (see SYSTEMATIC_FAILURES).
+    """
+    ids = list(lead_ids)
+    results: list[Result] = []
+    first_error = _try_in_savepoint(attempt, ids, results)
+    if first_error is None:
+        return results, []
+    failing, failures = [(ids, first_error)], []
+    while failing:
+        part, error = failing.pop()
+        if len(part) == 1:
+            failures.append((part[0], error))
+            if not results and len(failures) >= SYSTEMATIC_FAILURES:
+                raise first_error
+            continue
+        middle = len(part) // 2
+        tried = [(half, _try_in_savepoint(attempt, half, results))
+                 for half in (part[:middle], part[middle:])]  # fmt: skip
+        # Last in, first out: the first half is split first.
+        failing.extend((half, failed) for half, failed in reversed(tried) if failed is not None)
+    return results, failures
+
+
+def unscorable_reason(error: Exception) -> str:
+    """The exception's type and message, storable: the message may quote the bad data itself,
+    with what no text column takes (NUL, a lone surrogate)."""
+    text = f"{type(error).__name__}: {str(error).strip()}".replace("\x00", "\\x00")
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 1] + "…"
+
+
+def unscorable_record(failures: Sequence[tuple[int, Exception]]) -> None:
+    """One row per lead with why it failed, upserted: first seen kept, times seen counted. Only
+    for leads that still exist (one deleted meanwhile fails nothing)."""
+    if not failures:
+        return
+    table, leads = UnscorableLead._meta.db_table, Lead._meta.db_table
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        for lead_id, error in failures:
+            reason = unscorable_reason(error)
+            logger.warning("Lead %s cannot be scored and is skipped: %s", lead_id, reason)
+            cursor.execute(
+                f"INSERT INTO {table} (lead_id, reason, first_seen, last_seen, times_seen) "  # noqa: S608
+                f"SELECT id, %s, %s, %s, 1 FROM {leads} WHERE id = %s "
+                "ON CONFLICT (lead_id) DO UPDATE SET reason = excluded.reason, "
+                f"last_seen = excluded.last_seen, times_seen = {table}.times_seen + 1",
+                [reason, now, now, lead_id],
+            )
+
+
 def leads_rescore_chunk(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
 ) -> RescoreSummary:
-    """Score a chunk of leads and store it in one transaction, with the crossings it causes.
+    """Score a chunk of leads and store it, with the crossings it causes, in one transaction (a
+    savepoint of the caller's); a lead whose data scoring trips on is recorded (UnscorableLead)
+    and skipped, the others stored.
+
+    The chunk is scored whole, as always; only when that fails are its parts tried
+    (_unscorable_isolate).
+    """
+    parts, failures = _unscorable_isolate(
+        lead_ids, lambda ids: _chunk_rescore(lead_ids=ids, models=models, now=now)
+    )
+    summary = RescoreSummary(skipped=len(failures))
+    for part in parts:
+        summary.add(part)
+    unscorable_record(failures)
+    return summary
+
+
+def _chunk_rescore(
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
+) -> RescoreSummary:
+    """Score these leads and store them, with the crossings they cause, inside the caller's
+    transaction (a savepoint of _unscorable_isolate).
 
     On PostgreSQL each model's scores are computed and stored by the database
     (scoring.sqlscores); the engine scores what the database cannot decide, and every other
@@ -556,44 +696,43 @@ def leads_rescore_chunk(
     elsewhere = [m for m in models if not compiled.get(m.scoring_model_id)]
     parts: list[_Stored] = []
     in_sql = sqlscores.StoredChunk()
-    with transaction.atomic():
-        if in_database:
-            sqlscores.scores_lock_all(lead_ids=lead_ids, model_ids=list(by_id))
-            in_sql = sqlscores.chunk_store(
-                lead_ids=lead_ids, models=in_database, compiled=compiled, now=now
-            )
-            summary.leads = in_sql.leads
-            for model_id, scored in in_sql.scored.items():
-                summary.per_model[by_id[model_id].spec.slug] = scored
-            parts.append(_Stored(in_sql.written, in_sql.removed))
-            for model_id, undecided in in_sql.undecided.items():
-                chunk, stored = _scores_store(
-                    lead_ids=undecided, models=[by_id[model_id]], now=now, engine=True
-                )
-                parts.append(stored)
-                _count_rows(summary, chunk.rows, by_id)
-        if elsewhere:
+    if in_database:
+        sqlscores.scores_lock_all(lead_ids=lead_ids, model_ids=list(by_id))
+        in_sql = sqlscores.chunk_store(
+            lead_ids=lead_ids, models=in_database, compiled=compiled, now=now
+        )
+        summary.leads = in_sql.leads
+        for model_id, scored in in_sql.scored.items():
+            summary.per_model[by_id[model_id].spec.slug] = scored
+        parts.append(_Stored(in_sql.written, in_sql.removed))
+        for model_id, undecided in in_sql.undecided.items():
             chunk, stored = _scores_store(
-                lead_ids=lead_ids, models=elsewhere, now=now, engine=False
+                lead_ids=undecided, models=[by_id[model_id]], now=now, engine=True
             )
-            summary.leads = max(summary.leads, chunk.leads)
             parts.append(stored)
             _count_rows(summary, chunk.rows, by_id)
-        latest = {lead_id: fact for part in parts for lead_id, fact in part.latest.items()}
-        summary.scores_written = sum(part.written for part in parts)
-        summary.scores_removed = sum(part.removed for part in parts)
-        summary.events, opened = crossings_record(
-            changed=[pair for part in parts for pair in part.changed],
-            models=by_id,
-            latest=latest,
-            recorded=in_sql.events,
-            reached=in_sql.reached,
-        )
-        summary.handoffs = len(opened)
-        ids = list(lead_ids)
-        transaction.on_commit(
-            lambda: scores_stored.send(sender=LeadScore, lead_ids=ids, opened_handoff_ids=opened)
-        )
+    if elsewhere:
+        chunk, stored = _scores_store(lead_ids=lead_ids, models=elsewhere, now=now, engine=False)
+        summary.leads = max(summary.leads, chunk.leads)
+        parts.append(stored)
+        _count_rows(summary, chunk.rows, by_id)
+    latest = {lead_id: fact for part in parts for lead_id, fact in part.latest.items()}
+    summary.scores_written = sum(part.written for part in parts)
+    summary.scores_removed = sum(part.removed for part in parts)
+    summary.events, opened = crossings_record(
+        changed=[pair for part in parts for pair in part.changed],
+        models=by_id,
+        latest=latest,
+        recorded=in_sql.events,
+        reached=in_sql.reached,
+    )
+    summary.handoffs = len(opened)
+    ids = list(lead_ids)
+    # They score again: whatever stopped them before is gone.
+    UnscorableLead.objects.filter(lead_id__any_of=ids).delete()
+    transaction.on_commit(
+        lambda: scores_stored.send(sender=LeadScore, lead_ids=ids, opened_handoff_ids=opened)
+    )
     return summary
 
 
@@ -624,14 +763,7 @@ def leads_rescore(
         else Lead.objects.order_by("pk").values_list("pk", flat=True).iterator()
     )
     for chunk in _chunks(ids, chunk_size):
-        part = leads_rescore_chunk(lead_ids=chunk, models=models, now=now)
-        total.leads += part.leads
-        total.scores_written += part.scores_written
-        total.scores_removed += part.scores_removed
-        total.events += part.events
-        total.handoffs += part.handoffs
-        for slug, n in part.per_model.items():
-            total.per_model[slug] = total.per_model.get(slug, 0) + n
+        total.add(leads_rescore_chunk(lead_ids=chunk, models=models, now=now))
     return total
 
 
@@ -642,21 +774,46 @@ class Drift:
     problem: str
 
 
+def _verify_scores_compute(
+    lead_ids: Sequence[int], models: Sequence[PublishedModel]
+) -> tuple[list[ScoreRow], list[tuple[int, PublishedModel, Exception]]]:
+    """The scores recomputed (at their stored times), and each lead and model scoring trips on
+    with its error: a lead that fails alone is tried again model by model, so that it is
+    reported only where it fails, and checked where it does not."""
+
+    def recompute(among: Sequence[PublishedModel]) -> Callable[[list[int]], list[ScoreRow]]:
+        return lambda ids: compute_scores(lead_ids=ids, models=among, now=None).rows
+
+    parts, failures = _unscorable_isolate(lead_ids, recompute(models))
+    unscorable = []
+    for lead_id, _error in failures:
+        for model in models:
+            found, failed = _unscorable_isolate([lead_id], recompute([model]))
+            parts.extend(found)
+            unscorable.extend((lead_id, model, error) for _lead_id, error in failed)
+    return [row for part in parts for row in part], unscorable
+
+
 def scores_verify(
     *, slugs: Iterable[str] | None = None, chunk_size: int = CHUNK_SIZE
 ) -> list[Drift]:
-    """Recompute every score from scratch at its own computed_at and list where storage differs."""
+    """Recompute every score from scratch at its own computed_at and list where storage differs
+    (and the leads that cannot be scored)."""
     models = published_models(slugs=slugs)
     by_id = {model.scoring_model_id: model for model in models}
     drifts: list[Drift] = []
     ids = Lead.objects.order_by("pk").values_list("pk", flat=True).iterator()
     for chunk in _chunks(ids, chunk_size):
-        computed = compute_scores(lead_ids=chunk, models=models, now=None)
-        expected = computed.rows
+        expected, unscorable = _verify_scores_compute(chunk, models)
         stored = {
             (s.lead_id, s.scoring_model_id): s
             for s in LeadScore.objects.filter(lead_id__in=chunk, scoring_model_id__in=by_id)
         }
+        for lead_id, model, error in unscorable:
+            # Not "outside the model's audience": what its score should be is not known.
+            stored.pop((lead_id, model.scoring_model_id), None)
+            problem = f"cannot be scored: {unscorable_reason(error)}"
+            drifts.append(Drift(lead_id, model.spec.slug, problem))
         for row in expected:
             slug = by_id[row.scoring_model_id].spec.slug
             have = stored.pop((row.lead_id, row.scoring_model_id), None)

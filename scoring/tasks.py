@@ -3,14 +3,17 @@
 Queues: "default" for fresh activities (kept fast), "bulk" for the chunks of full runs.
 """
 
+from datetime import datetime
+
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from .engine import is_time_dependent
 from .ingest import flush_flag_clear, flush_schedule, pending_done, pending_take, pending_waiting
 from .models import RescoreRun
 from .rescoring import leads_rescore, published_models
-from .runs import ChunkRange, run_chunk, run_chunk_failed, run_start
+from .runs import RUN_CHUNK_SIZE, ChunkRange, run_chunk, run_chunk_failed, run_start, runs_sweep
 
 # Leads rescored per transaction when draining the pending queue, and transactions per task.
 PENDING_BATCH = 500
@@ -59,16 +62,26 @@ def rescore_pending_sweep() -> None:
 
 
 @shared_task(**_TASK)
-def rescore_model(scoring_model_id: int, trigger: str = RescoreRun.Trigger.PUBLISH) -> int | None:
+def rescore_model(
+    scoring_model_id: int,
+    trigger: str = RescoreRun.Trigger.PUBLISH,
+    chunk_size: int = RUN_CHUNK_SIZE,
+) -> int | None:
     """Start a full run of the model's published version, fanned out in chunks on "bulk"."""
-    run, ranges = run_start(scoring_model_id=scoring_model_id, trigger=trigger)
+    run, ranges = run_start(
+        scoring_model_id=scoring_model_id, trigger=trigger, chunk_size=chunk_size
+    )
     if run is None:
         return None
     for chunk in ranges:
-        rescore_run_chunk.apply_async(
-            args=[run.pk, chunk.first_id, chunk.last_id, chunk.leads], queue="bulk"
-        )
+        _chunk_send(run.pk, chunk)
     return run.pk
+
+
+def _chunk_send(run_id: int, chunk: ChunkRange) -> None:
+    rescore_run_chunk.apply_async(
+        args=[run_id, chunk.first_id, chunk.last_id, chunk.leads], queue="bulk"
+    )
 
 
 @shared_task(bind=True, max_retries=3, **_TASK)
@@ -82,6 +95,16 @@ def rescore_run_chunk(self, run_id: int, first_id: int, last_id: int, leads: int
             run_chunk_failed(run_id=run_id, chunk=chunk)
             raise
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task(**_TASK)
+def rescore_runs_sweep(now: datetime | None = None) -> int:
+    """Every minute: send again the chunks of stalled runs that no worker holds (a killed
+    worker's), rather than wait for the broker's visibility timeout. `now` is for tests."""
+    lost = runs_sweep(now=now or timezone.now())
+    for run_id, chunk in lost:
+        _chunk_send(run_id, chunk)
+    return len(lost)
 
 
 @shared_task(**_TASK)
