@@ -7,6 +7,7 @@ database, a timestamp before year 1 is stored as BC and cannot be read back by P
 number beyond the column's range fails the whole statement.
 """
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -26,22 +27,27 @@ MAX_DOCUMENT_DEPTH = 64
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 
-_NUL = "\x00"
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 def text_problem(value: str) -> str | None:
     """Why a text cannot be stored, or None."""
-    if _NUL in value:
+    found = _BAD_CHARACTER.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
         return "contains a NUL character"
-    if _SURROGATE.search(value):
-        return "contains an unpaired surrogate (not valid Unicode)"
-    return None
+    return "contains an unpaired surrogate (not valid Unicode)"
 
 
-def json_problem(value: object, *, path: str = "value", max_depth: int = MAX_DEPTH) -> str | None:
+def json_problem(
+    value: object, *, path: str = "value", max_depth: int = MAX_DEPTH, text: str | None = None
+) -> str | None:
     """Why a parsed JSON value cannot be stored (a bad text in any key or string, or nesting
-    deeper than max_depth) with where it is ("properties.tags.2: ..."); None when it can."""
+    deeper than max_depth) with where it is ("properties.tags.2: ..."); None when it can.
+    `text`: the value as json.dumps(ensure_ascii=False) wrote it, when the caller has it."""
+    if _surely_fine(value, max_depth, text):
+        return None
     stack: list[tuple[object, str, int]] = [(value, path, 1)]
     while stack:
         node, where, depth = stack.pop()
@@ -63,10 +69,26 @@ def json_problem(value: object, *, path: str = "value", max_depth: int = MAX_DEP
     return None
 
 
+def _surely_fine(value: object, max_depth: int, text: str | None) -> bool:
+    """The common case, at the speed of the json module: the value's JSON text holds no bad
+    character (a NUL is written as an escape, which an escaped backslash may fake: then the
+    walk decides) and nests no deeper than allowed."""
+    if text is None:
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            return False
+    return (
+        _BAD_CHARACTER.search(text) is None
+        and "\\u0000" not in text
+        and not nesting_depth_exceeds(text, max_depth)
+    )
+
+
 def nesting_depth_exceeds(raw: bytes | str, max_depth: int = MAX_DOCUMENT_DEPTH) -> bool:
     """Whether a JSON text nests deeper than max_depth, found without parsing it (a parser
     recurses once per level and gives up, or crashes, long before 100,000 levels)."""
-    text = raw.encode() if isinstance(raw, str) else raw
+    text = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     # Strings may hold brackets; take them out, then keep only the brackets themselves.
     brackets = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
     depth = 0

@@ -120,9 +120,9 @@ def _parse(index: int, item: object, now: datetime) -> _Item:
     properties = item.get("properties") or {}
     if not isinstance(properties, dict):
         raise ValueError("properties: must be an object")
-    if problem := json_problem(properties, path="properties"):
-        raise ValueError(problem)
     properties_json = json.dumps(properties, ensure_ascii=False)
+    if problem := json_problem(properties, path="properties", text=properties_json):
+        raise ValueError(problem)
     if len(properties_json.encode()) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"properties: larger than {MAX_PROPERTIES_BYTES} bytes")
     external_id = _text(item, "external_id", 255) or None
