@@ -33,9 +33,17 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):  # type: 
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def worker_command() -> list[str]:
-    """How to start a Celery worker on the suite's clock (see tests.integration.worker)."""
-    return [sys.executable, "-m", "tests.integration.worker", "-A", "leadscoring", "worker"]
+def worker_start(name: str, log_path: Path) -> subprocess.Popen:
+    """A Celery worker process on both queues, against the test database, on the suite's clock
+    (see tests.integration.worker), named `name` and writing its log to `log_path`."""
+    env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.worker", "-A", "leadscoring", "worker",
+             "-Q", "default,bulk", "--pool=solo", "--without-gossip", "--without-mingle",
+             "--loglevel=INFO", "-n", name],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
 @pytest.fixture
@@ -46,14 +54,7 @@ def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
     prefix = settings.REDIS_KEY_PREFIX
     redis.Redis.from_url(settings.REDIS_URL).delete(prefix + "default", prefix + "bulk")
     log_path = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
-    with log_path.open("w") as log:
-        worker = subprocess.Popen(
-            [*worker_command(), "-Q", "default,bulk",
-             "--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=INFO",
-             "-n", f"test-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    worker = worker_start(f"test-{os.getpid()}@%h", log_path)
     try:
         wait_for(lambda: worker.poll() is not None or app.control.ping(timeout=0.5), timeout=60)
         if worker.poll() is not None:

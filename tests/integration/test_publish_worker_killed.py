@@ -29,7 +29,7 @@ from scoring import tasks
 from scoring.models import Account, Activity, Lead, LeadScore, RescoreChunk, RescoreRun
 from scoring.runs import RUN_STALL_LIMIT, chunk_ranges
 from scoring.services import scoring_model_draft_definition, scoring_model_load
-from tests.integration.conftest import ROOT, _database_url, wait_for, worker_command
+from tests.integration.conftest import _database_url, wait_for, worker_start
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.worker]
 LIBRARY = Path(settings.BASE_DIR) / "scoring" / "model_library"
@@ -46,14 +46,7 @@ def start_worker(live_worker, tmp_path):  # type: ignore[no-untyped-def]
 
     def start(name: str) -> subprocess.Popen:
         logs.append(tmp_path / f"{name}.log")
-        env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL}
-        with logs[-1].open("w") as log:
-            worker = subprocess.Popen(
-                [*worker_command(), "-Q", "default,bulk",
-                 "--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=INFO",
-                 "-n", f"{name}@%h"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        worker = worker_start(f"{name}@%h", logs[-1])
         started.append(worker)
         wait_for(lambda: worker.poll() is not None or _ping(worker_name(name)), timeout=SLOW)
         assert worker.poll() is None, "worker exited:\n" + logs[-1].read_text()
