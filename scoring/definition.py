@@ -217,7 +217,13 @@ class _Reader:
                 self.fail(_at(prefix, str(key)), "unknown key")
 
     def number(
-        self, value: object, path: str, *, positive: bool = False, points: bool = False
+        self,
+        value: object,
+        path: str,
+        *,
+        positive: bool = False,
+        points: bool = False,
+        non_negative: bool = False,
     ) -> Number | None:
         if isinstance(value, Decimal) and value.is_finite():
             value = int(value) if value == value.to_integral_value() else float(value)
@@ -229,6 +235,8 @@ class _Reader:
             self.fail(path, "is required" if value is None else "must be a number")
         elif positive and value <= 0:
             self.fail(path, "must be greater than 0")
+        elif non_negative and value < 0:
+            self.fail(path, "must not be negative")
         elif abs(value) >= (_MAX_POINTS if points else _MAX_MAGNITUDE):
             self.fail(path, "is too large")
         elif points and _decimal_places(value) > 2:
@@ -472,7 +480,11 @@ def parse_model(data: Mapping[str, Any]) -> ModelSpec:
         "slug": slug,
         "name": read.text(data.get("name"), "name", max_length=_MAX_NAME),
         "description": read.text(data.get("description"), "description", required=False),
-        "mql_threshold": read.number(data.get("mql_threshold"), "mql_threshold", points=True),
+        # Totals start at 0 for a lead with no evidence, so a negative threshold would make
+        # nearly every lead an MQL and open a handoff for each. Band mins may be negative.
+        "mql_threshold": read.number(
+            data.get("mql_threshold"), "mql_threshold", points=True, non_negative=True
+        ),
         "decay_half_life_days": read.optional_positive(data, "decay_half_life_days", ""),
         "audience": read.conditions(data.get("audience"), "audience", "lead"),
         "bands": read.bands(data.get("bands"), "bands", required=True),

@@ -300,3 +300,13 @@ class OutcomeSerializer(NoteSerializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+# A token only sends data; echoing the record (e-mail, names, scores) would let whoever holds
+# one read a person's data by upserting a known e-mail address.
+class IngestedRecordSerializer(serializers.Serializer):
+    """What an ingestion token gets back for a record it wrote: ids and status, no personal data."""
+
+    id = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    created = serializers.BooleanField()

@@ -1,10 +1,19 @@
-"""Leads and accounts: list with filters, retrieve with scores, create, update, upsert."""
+"""Leads and accounts: list with filters, retrieve with scores, create, update, upsert.
+
+An ingestion token may create and upsert leads but gets back ids and status only
+(IngestedRecordSerializer): it sends data and must not read a person's record by e-mail.
+"""
 
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -13,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from integrations.models import IngestionToken
 from scoring.models import Account, Lead, LeadScore
 
 from .. import services
@@ -21,12 +31,23 @@ from ..serializers import (
     AccountMatchSerializer,
     AccountSerializer,
     ErrorSerializer,
+    IngestedRecordSerializer,
     LeadMatchSerializer,
     LeadSerializer,
 )
 from .base import ApiView
 
 _CONFLICT = OpenApiResponse(ErrorSerializer, description="Changed concurrently; send again.")
+# A user gets the whole lead; an ingestion token only ids and status. "created" is required in
+# one and absent from the other, so every answer matches exactly one of the two.
+_LEAD_OR_RECORD = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="LeadOrIngestedRecord",
+        serializers=[LeadSerializer, IngestedRecordSerializer],
+        resource_type_field_name=None,
+    ),
+    description="The lead; only id, external_id and created for an ingestion token.",
+)
 
 
 def _conflict() -> Response:
@@ -50,17 +71,23 @@ class _WritableViewSet(
     def _save(self, instance: object, serializer: Serializer) -> object:
         raise NotImplementedError
 
-    def perform_create(self, serializer: Serializer) -> None:
-        serializer.instance = self._save(None, serializer)
-
     def perform_update(self, serializer: Serializer) -> None:
         serializer.instance = self._save(serializer.instance, serializer)
 
+    def _answer(self, instance: Lead | Account, *, created: bool) -> dict:
+        if isinstance(self.request.auth, IngestionToken):
+            record = {"id": instance.pk, "external_id": instance.external_id, "created": created}
+            return IngestedRecordSerializer(record).data
+        return self.get_serializer(instance).data
+
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         try:
-            return super().create(request, *args, **kwargs)
+            instance = self._save(None, serializer)
         except IntegrityError:
             return _conflict()
+        return Response(self._answer(instance, created=True), status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: object, **kwargs: object) -> Response:
         try:
@@ -84,11 +111,14 @@ class _WritableViewSet(
             return _conflict()
         created = instance is None
         return Response(
-            self.get_serializer(saved).data,
+            self._answer(saved, created=created),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
+@extend_schema_view(
+    create=extend_schema(responses={201: _LEAD_OR_RECORD, 409: _CONFLICT}),
+)
 class LeadViewSet(_WritableViewSet):
     """Leads with every score, band and explanation."""
 
@@ -117,7 +147,7 @@ class LeadViewSet(_WritableViewSet):
 
     @extend_schema(
         request=LeadSerializer,
-        responses={200: LeadSerializer, 201: LeadSerializer, 409: _CONFLICT},
+        responses={200: _LEAD_OR_RECORD, 201: _LEAD_OR_RECORD, 409: _CONFLICT},
         description="Update the lead matched by external_id (else e-mail), or create it. "
         "Only the fields sent are changed.",
     )
