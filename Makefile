@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo (and its worker and beat) run with DEBUG on: settings default to off, which wants a
+# real SECRET_KEY and HTTPS.
 run: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install browser
 	$(VENV)/bin/pytest
@@ -39,7 +41,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || bash scripts/install-chromium.sh
 
 worker: install
-	$(VENV)/bin/celery -A leadscoring worker -Q default,bulk --loglevel=info
+	DEBUG=$${DEBUG:-true} $(VENV)/bin/celery -A leadscoring worker -Q default,bulk --loglevel=info
 
 beat: install
-	$(VENV)/bin/celery -A leadscoring beat --loglevel=info
+	DEBUG=$${DEBUG:-true} $(VENV)/bin/celery -A leadscoring beat --loglevel=info

@@ -27,6 +27,7 @@ processes, default the number of cores).
 import contextlib
 import os
 import random
+import secrets
 import subprocess
 import sys
 import threading
@@ -417,6 +418,9 @@ def main() -> None:
         DATABASE_URL=database_url, REDIS_URL=redis_url, LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="leadscoring.settings",
     )  # fmt: skip
+    # Production-like, as the web part: DEBUG off (no query log), a throwaway key.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
     import django
 
     django.setup()

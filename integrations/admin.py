@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadscoring.forms import CheckedModelForm
 
+from .addresses import webhook_address_problem
 from .models import (
     IngestionToken,
     TrackingSite,
@@ -84,6 +85,12 @@ class WebhookEndpointForm(CheckedModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["name", "url", "events", "active", "secret"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if problem := webhook_address_problem(url):
+            raise forms.ValidationError(problem)
+        return url
 
 
 @admin.register(WebhookEndpoint)

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from scoring.models import Handoff, Lead, ScoreEvent, ScoreEventKind, ScoringModel
 
+from .addresses import webhook_address_problem
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 SIGNATURE_HEADER = "X-Leadscoring-Signature"
@@ -207,16 +208,8 @@ def webhook_deliver(*, delivery_id: int, may_retry: bool = True) -> WebhookDeliv
         "X-Leadscoring-Delivery": str(delivery.pk),
         SIGNATURE_HEADER: sign(secret=delivery.endpoint.secret, body=body),
     }
-    code: int | None = None
-    try:
-        response = requests.post(
-            delivery.endpoint.url, data=body, headers=headers, allow_redirects=False,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-        )  # fmt: skip
-        code = response.status_code
-        error = "" if 200 <= code < 300 else f"HTTP {code}: {response.text[:_RESPONSE_EXCERPT]}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+    refused = webhook_address_problem(delivery.endpoint.url)
+    code, error = (None, f"Refused: {refused}") if refused else _post(delivery, body, headers)
     if not error:
         status = WebhookDelivery.Status.SUCCEEDED
     elif may_retry and delivery.attempts < settings.WEBHOOK_MAX_ATTEMPTS:
@@ -228,6 +221,21 @@ def webhook_deliver(*, delivery_id: int, may_retry: bool = True) -> WebhookDeliv
         delivery.delivered_at = timezone.now()
     delivery.save(update_fields=["status", "last_status_code", "last_error", "delivered_at"])
     return delivery
+
+
+def _post(
+    delivery: WebhookDelivery, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str]:
+    """One POST: the status code (None without an answer) and the error ("" on success)."""
+    try:
+        response = requests.post(
+            delivery.endpoint.url, data=body, headers=headers, allow_redirects=False,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        )  # fmt: skip
+    except requests.RequestException as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:1000]
+    code = response.status_code
+    return code, "" if 200 <= code < 300 else f"HTTP {code}: {response.text[:_RESPONSE_EXCERPT]}"
 
 
 def webhook_deliveries_resend(*, delivery_ids: Iterable[int]) -> int:

@@ -1,7 +1,9 @@
 """Settings read from the environment.
 
-With nothing set the app runs on SQLite with Celery tasks executed eagerly, so it works anywhere
-with Python. DATABASE_URL (postgres://...) and REDIS_URL (redis://...) switch on the real stack.
+With nothing set but DEBUG=true (what `make run` and the test suite set) the app runs on SQLite
+with Celery tasks executed eagerly, so it works anywhere with Python. DATABASE_URL (postgres://...)
+and REDIS_URL (redis://...) switch on the real stack. DEBUG is off unless set, so a deployment
+that forgets it gets the production settings (and must set SECRET_KEY), never the debug pages.
 """
 
 from pathlib import Path
@@ -30,7 +32,8 @@ def _bool(name: str, default: bool) -> bool:
     return raw in _TRUE
 
 
-DEBUG = _bool("DEBUG", default=True)
+# Off unless asked for: a forgotten variable must not leave tracebacks and settings on show.
+DEBUG = _bool("DEBUG", default=False)
 
 _DEV_SECRET = "dev-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET)
@@ -169,6 +172,15 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].insert(
 )
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 REST_FRAMEWORK["DEFAULT_FILTER_BACKENDS"] = ["django_filters.rest_framework.DjangoFilterBackend"]
+# Rate limits (API and tracking beacon) count per client address. X-Forwarded-For is anyone's to
+# write, so it is believed only as far as our own proxies wrote it: with NUM_PROXIES proxies in
+# front, the client is the address the outermost one saw (that many entries from the right).
+# 0, the default, ignores the header and counts the connection's address: without a proxy that
+# rewrites it, a made-up header would give each request a fresh bucket.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    _fail("NUM_PROXIES", "must be 0 (no proxy in front) or the number of proxies in front.")
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
 TRACKING_THROTTLE_RATE = env.str("TRACKING_THROTTLE_RATE", default="300/min")
 # Anonymous page views of visitors who never identify themselves are kept this long.
@@ -176,6 +188,8 @@ TRACKING_ANONYMOUS_RETENTION_DAYS = env.int("TRACKING_ANONYMOUS_RETENTION_DAYS",
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Webhooks go to public hosts only (integrations/addresses.py); true for a CRM on the network.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = _bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lead scoring API",
     "DESCRIPTION": "Leads, accounts, activities, scoring models, scores and handoffs.",
@@ -224,7 +238,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "leadscoring.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
@@ -255,7 +269,32 @@ LOGGING = {
     "loggers": {"celery": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {},
 }
 
+# --- Browser hardening, in development too (Django's defaults, stated so they stay): no page is
+# meant to be framed by another site (the tracking demo page embeds nothing); responses are not
+# sniffed into another content type; no script reads the session or the CSRF cookie (forms,
+# htmx's included, post the {% csrf_token %} field, and the API browser and Swagger UI take the
+# token from the page), so neither is readable from JavaScript.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+
+# --- HTTPS only with DEBUG off (`manage.py check --deploy` passes).
 if not DEBUG:
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", default=True)
+    # TLS usually ends at a proxy in front, which says so in X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Plain HTTP is redirected to HTTPS; behind a TLS proxy too, thanks to the header above. Off
+    # where the proxy redirects by itself or does not send X-Forwarded-Proto (every request would
+    # be redirected again), or where the app is served on plain HTTP (docker-compose.yml). It
+    # follows the session cookie unless set: cookies allowed over plain HTTP say the site is
+    # served that way (the benchmark's gunicorn), where a redirect would leave nothing reachable.
+    SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
+    # Browsers that saw the site over HTTPS refuse plain HTTP to it for this long (a year; it
+    # cannot be taken back sooner, so try a new host with e.g. 3600 first; 0 sends no header).
+    # Subdomains are included, and preload lists are allowed to include the site (which needs
+    # both; nothing is listed before someone submits the domain).
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=True)

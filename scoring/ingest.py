@@ -304,11 +304,29 @@ def rescore_request(lead_ids: Iterable[int]) -> None:
 
 
 def flush_schedule() -> None:
-    """Send one flush task unless one is already waiting (the flag is cleared when it starts)."""
+    """Send one flush task unless one is already waiting (the flag is cleared when it starts).
+
+    With the broker down the send fails after one quick retry and is only logged, never fails
+    the request: the requests are committed in PendingRescore, and beat's rescore_pending_sweep
+    clears the flag and sends a flush for them once the broker is back.
+    """
+    import logging
+
+    from kombu.exceptions import OperationalError
+
     from .tasks import rescore_pending
 
     if cache.add(_FLUSH_FLAG, 1, timeout=30):
-        rescore_pending.apply_async(queue="default")
+        try:
+            # One retry at once: Celery's default policy, and even retry=False, wait seconds
+            # for the connection, too long to hold an API call for a broker outage.
+            rescore_pending.apply_async(
+                queue="default", retry_policy={"max_retries": 1, "interval_start": 0}
+            )
+        except OperationalError as error:
+            logging.getLogger(__name__).warning(
+                "Rescore flush not sent (%s); the pending sweep sends it later", error
+            )
 
 
 # A flush that has not finished its leads after this long is taken for dead; others take them.

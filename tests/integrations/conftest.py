@@ -20,6 +20,14 @@ MODEL = {
 }  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _webhooks_to_this_machine(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    """The receiver listens on 127.0.0.1, a private address webhooks refuse unless allowed; the
+    environment variable reaches the live workers these tests start."""
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")
+
+
 @pytest.fixture
 def site(db):  # type: ignore[no-untyped-def]
     return TrackingSite.objects.create(name="Shop", allowed_origins=[ORIGIN])
