@@ -12,11 +12,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# Not passed on to the subprocesses: the caller of each sets what it tests (the suite sets DEBUG).
+# Not passed on to the subprocesses: the caller of each sets what it tests (the suite sets DEBUG,
+# the browser tests DJANGO_ALLOW_ASYNC_UNSAFE, which the deploy check refuses, the run its prefix).
 _NOT_PASSED_ON = {
     "DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "NUM_PROXIES",
     "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS",
     "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_KEY_PREFIX",
 }  # fmt: skip
 # Production settings: DEBUG off and a real key (fresh each run; check --deploy wants 50+ chars).
 PRODUCTION = {"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64)}
