@@ -46,6 +46,15 @@ def worker_start(name: str, log_path: Path) -> subprocess.Popen:
         )  # fmt: skip
 
 
+def worker_stop(worker: subprocess.Popen) -> None:
+    """Ask the worker to stop, and kill it if it has not within 20 s."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 @pytest.fixture
 def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
     from leadscoring.celery import app
@@ -61,10 +70,6 @@ def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
             raise AssertionError("worker exited:\n" + log_path.read_text())
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        worker_stop(worker)
         if os.environ.get("SHOW_WORKER_LOG"):
             print(log_path.read_text())

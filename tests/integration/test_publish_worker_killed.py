@@ -29,7 +29,7 @@ from scoring import tasks
 from scoring.models import Account, Activity, Lead, LeadScore, RescoreChunk, RescoreRun
 from scoring.runs import RUN_STALL_LIMIT, chunk_ranges
 from scoring.services import scoring_model_draft_definition, scoring_model_load
-from tests.integration.conftest import _database_url, wait_for, worker_start
+from tests.integration.conftest import _database_url, wait_for, worker_start, worker_stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.worker]
 LIBRARY = Path(settings.BASE_DIR) / "scoring" / "model_library"
@@ -54,11 +54,7 @@ def start_worker(live_worker, tmp_path):  # type: ignore[no-untyped-def]
 
     yield start
     for worker in started:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        worker_stop(worker)
     if os.environ.get("SHOW_WORKER_LOG"):
         for path in logs:
             print(path.read_text())
