@@ -1,20 +1,27 @@
 """`make bench`: print `name=value` figures. Timing lives here, never in the test suite.
 
-First the pure engine on synthetic leads scored with the shipped B2B model (BENCH_ENGINE_LEADS
-leads, default 20,000, with a skewed number of activities each), then the rescoring pipeline at
-scale on PostgreSQL with live workers (benchmarks/pipeline.py; BENCH_PIPELINE=0 skips it), and
-the web pages on that same data (benchmarks/web.py; BENCH_WEB=0 skips them).
+First the pure engine on one core over in-memory frames of synthetic leads scored with the
+shipped B2B model (BENCH_ENGINE_LEADS leads, default 200,000, with a skewed number of activities
+each): all at once, and in chunks of a rescore's size (BENCH_ENGINE_CHUNK, default 1,000).
+Then the rescoring pipeline at scale on PostgreSQL with live workers (benchmarks/pipeline.py;
+BENCH_PIPELINE=0 skips it), and the web pages on that same data (benchmarks/web.py; BENCH_WEB=0
+skips them).
 """
 
 import os
+
+# The engine's figure is for one core; set before polars starts its thread pool.
+os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
 import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+
+import polars as pl
 
 from scoring.definition import loads_model
-from scoring.engine import ActivityFact, LeadFacts, score_lead
+from scoring.engine import ActivityFact, LeadFacts, evaluate, facts_frames, moments_at
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ["page_view"] * 8 + ["email_open", "content_download", "webinar_attended", "demo_request"]
@@ -50,20 +57,35 @@ def synthetic_leads(count: int, now: datetime, rng: random.Random) -> list[tuple
 
 
 def main() -> None:
-    count = int(os.environ.get("BENCH_ENGINE_LEADS", "20000"))
+    count = int(os.environ.get("BENCH_ENGINE_LEADS", "200000"))
+    chunk = int(os.environ.get("BENCH_ENGINE_CHUNK", "1000"))
     spec = loads_model((ROOT / "scoring" / "model_library" / "b2b-saas.yaml").read_text())
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    leads = synthetic_leads(count, now, random.Random(7))
-    activities = sum(len(a) for _, a in leads)
-    tz = ZoneInfo("Europe/Berlin")
+    facts = synthetic_leads(count, now, random.Random(7))
+    leads, activities = facts_frames(
+        [spec],
+        [(i, lead) for i, (lead, _acts) in enumerate(facts)],
+        ((i, act) for i, (_lead, acts) in enumerate(facts) for act in acts),
+    )
+    moments = moments_at(leads.get_column("lead_id"), now)
+    evaluate(spec, leads.head(100), activities.head(1000), moments.head(100), "Europe/Berlin")
     started = time.perf_counter()
-    for facts, acts in leads:
-        score_lead(spec, facts, acts, now, tz)
+    scores = evaluate(spec, leads, activities, moments, "Europe/Berlin")
     seconds = time.perf_counter() - started
+    assert scores.totals.height == count
+    started = time.perf_counter()
+    for low in range(0, count, chunk):
+        part = (pl.col("lead_id") >= low) & (pl.col("lead_id") < low + chunk)
+        evaluate(spec, leads.filter(part), activities.filter(part), moments.filter(part),
+                 "Europe/Berlin")  # fmt: skip
+    chunked = time.perf_counter() - started
     print(f"engine_leads={count}")
-    print(f"engine_activities={activities}")
+    print(f"engine_activities={activities.height}")
+    print(f"engine_threads={pl.thread_pool_size()}")
     print(f"engine_seconds={seconds:.3f}")
-    print(f"engine_leads_per_s={count / seconds:.0f}", flush=True)
+    print(f"engine_leads_per_s={count / seconds:.0f}")
+    print(f"engine_chunk_leads={chunk}")
+    print(f"engine_chunked_leads_per_s={count / chunked:.0f}", flush=True)
     if os.environ.get("BENCH_PIPELINE", "1") != "0":
         from benchmarks import pipeline
 

@@ -1,19 +1,20 @@
 """What-if: the draft against the published version on current data, before anything goes live.
 
-Scoring 100,000 leads from scratch takes far longer than an editor can wait, so the preview starts
-from the stored scores of the published version and recomputes only the criteria the draft changes:
+Every score and criterion amount comes from the engine (scoring.engine.evaluate over frames read
+by scoring.frames); what the preview saves is the reading and evaluating of criteria the draft
+does not change. Scoring 100,000 leads from scratch takes longer than an editor can wait, so it
+starts from the stored scores of the published version:
 - a criterion whose definition is unchanged keeps its stored points (from the score explanation);
 - a criterion that only changed its points is rescaled from its stored evidence count, which is
   exact wherever no decay applies (attribute, frequency and inactivity criteria fire for their
   points; undecayed activity points are points x counted occurrences, then capped);
-- on PostgreSQL, any other added or changed activity, frequency or inactivity criterion is
-  evaluated by the database over all leads at once (scoring.sqlengine), exactly as the engine
-  would; the few leads it cannot decide, and attribute criteria, go to the engine with just the
-  data they read (one column of the leads, or the activities of its kinds with only their time
-  and the properties its conditions test).
+- any other added or changed criterion is evaluated alone over the scored leads, with only what
+  it reads: the lead columns of an attribute condition, or the activities of its kinds (every
+  activity for a kind-less one) with the properties its conditions test.
 The preview is over the leads the published version scores. When there is no published version,
-or the draft changes the audience, every lead is scored from scratch with both definitions.
-A sample of affected leads is always scored in full with both, for the before/after explanations.
+or the draft changes the audience, every lead is evaluated from scratch with both definitions, a
+chunk of leads at a time. A sample of affected leads is always evaluated in full with both, for
+the before/after explanations.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
+import polars as pl
 from django.db import connection
 from django.utils import timezone
 
@@ -36,27 +39,33 @@ from scoring.definition import (
     AttributeCriterion,
     Criterion,
     DefinitionError,
-    InactivityCriterion,
     ModelSpec,
     Problem,
     parse_model,
 )
 from scoring.engine import (
-    ActivityFact,
-    LeadFacts,
     LeadScoreResult,
-    applies_to,
-    condition_matches,
+    evaluate,
+    lead_paths,
+    moments_at,
+    property_keys,
+    results,
     round_points,
-    score_lead,
     to_decimal,
 )
-from scoring.models import Activity, Lead, LeadScore, ScoringModel
-from scoring.rescoring import activities_by_lead, activity_fact, lead_facts, leads_values
+from scoring.frames import activities_frame, leads_frame
+from scoring.models import Lead, LeadScore, ScoringModel
 from scoring.services import scoring_model_draft_spec
-from scoring.sqlengine import criterion_amounts
 
 HISTOGRAM_BARS = 10
+# Leads per evaluation of a full rescore: frames of a few hundred thousand activities at most.
+CHUNK = 20_000
+# A totals frame: per lead its total in cents with each definition, null outside its audience.
+TOTALS_SCHEMA = {"lead_id": pl.Int64, "before": pl.Int64, "after": pl.Int64}
+# Per lead what a criterion adds to its total, in cents.
+AMOUNTS_SCHEMA = {"lead_id": pl.Int64, "cents": pl.Int64}
+# Per lead a criterion's stored points (cents) and evidence count.
+EVIDENCE_SCHEMA = {"lead_id": pl.Int64, "cents": pl.Int64, "count": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -148,228 +157,123 @@ def _rescales_exactly(
     return not (isinstance(new, ActivityCriterion) and _effective_half_life(new, draft))
 
 
-def _rescaled_cents(criterion: Criterion, evidence: int) -> int:
-    """The engine's amount for a criterion from its evidence count, when no decay applies."""
+def _rescaled(criterion: Criterion, evidence: pl.DataFrame) -> pl.DataFrame:
+    """The criterion's amounts from its stored evidence counts, when no decay applies. Points and
+    caps have at most 2 decimals, so whole cents are exact."""
+    points = _cents(criterion.points)
     if not isinstance(criterion, ActivityCriterion):
-        return _cents(to_decimal(criterion.points))
-    amount = float(criterion.points) * evidence
+        return evidence.select("lead_id", cents=pl.lit(points, dtype=pl.Int64))
+    amount = pl.col("count") * points
     if criterion.cap is not None:
-        amount = min(amount, criterion.cap) if criterion.points > 0 else max(amount, -criterion.cap)
-    return _cents(amount)
+        cap = _cents(criterion.cap)
+        amount = amount.clip(upper_bound=cap) if points > 0 else amount.clip(lower_bound=-cap)
+    return evidence.select("lead_id", cents=amount.cast(pl.Int64))
 
 
-# --- evaluating one criterion over many leads ----------------------------------------------------
+# --- the engine over many leads ------------------------------------------------------------------
 
 
-def _attribute_cents(criterion: AttributeCriterion, lead_ids: set[int]) -> dict[int, int]:
-    condition = criterion.condition
-    points = _cents(to_decimal(criterion.points))
-    return {
-        lead_id: points
-        for lead_id, (value,) in leads_values(sorted(lead_ids), [condition.field])
-        if condition_matches(condition, value)
-    }
+def _chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(ids)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
-# The leads the published version scores, as SQL for scoring.sqlengine.
-_SCORED_LEADS = (
-    f"SELECT lead_id FROM {LeadScore._meta.db_table} "  # noqa: S608 - fixed names
-    "WHERE scoring_model_id = %(model)s"
-)
-
-
-def _activity_cents(
-    criterion: Criterion,
-    scoring_model: ScoringModel,
-    draft: ModelSpec,
-    lead_ids: set[int],
-    now: datetime,
-) -> dict[int, int]:
-    """Any non-attribute criterion: on PostgreSQL by the database where it can decide, and by
-    the engine over the activities of its kinds elsewhere."""
-    tz = timezone.get_default_timezone()
-    if connection.vendor == "postgresql":
-        decided = criterion_amounts(
-            criterion,
-            draft,
-            leads=_SCORED_LEADS,
-            params={"model": scoring_model.pk},
-            now=now,
-            tz=tz,
-        )
-        if decided is not None:
-            amounts = {
-                lead_id: int(amount * 100)
-                for lead_id, (amount, _count) in decided.found.items()
-                if lead_id in lead_ids
-            }
-            undecided = decided.undecided & lead_ids
-            if undecided:
-                amounts |= _engine_cents(criterion, scoring_model, draft, undecided, now, tz)
-            return amounts
-    return _engine_cents(criterion, scoring_model, draft, lead_ids, now, tz)
-
-
-def _engine_cents(
-    criterion: Criterion,
-    scoring_model: ScoringModel,
-    draft: ModelSpec,
-    lead_ids: set[int],
-    now: datetime,
-    tz: tzinfo,
-) -> dict[int, int]:
-    """The engine over what the criterion reads of these leads' activities."""
+def _evaluated(
+    criterion: Criterion, draft: ModelSpec, lead_ids: Sequence[int], now: datetime
+) -> pl.DataFrame:
+    """The criterion alone by the engine over these leads, reading only what it needs."""
     mini = replace(draft, criteria=(criterion,), audience=())
-    if connection.vendor == "postgresql":
-        grouped = _activities_lean(criterion, now, lead_ids)
+    leads = leads_frame(lead_ids, lead_paths([mini]))
+    if isinstance(criterion, AttributeCriterion):
+        activities = activities_frame([], [])  # a condition on the lead reads none
     else:
-        grouped = _activities_orm(criterion, scoring_model)
-    created: Mapping[int, datetime] = {}
-    if isinstance(criterion, InactivityCriterion):
-        created = dict(
-            Lead.objects.filter(scores__scoring_model=scoring_model).values_list("pk", "created_at")
+        # No kinds: any activity counts (or breaks a lead's inactivity).
+        activities = activities_frame(lead_ids, property_keys([mini]), kinds=criterion.kinds)
+    moments = moments_at(leads.get_column("lead_id"), now)
+    scores = evaluate(mini, leads, activities, moments, timezone.get_default_timezone())
+    return scores.totals.select("lead_id", cents="total")
+
+
+def _totals(spec: ModelSpec | None, name: str, *frames: pl.DataFrame) -> pl.DataFrame:
+    """lead_id and the spec's total (as `name`) of the leads inside its audience."""
+    if spec is None:
+        return pl.DataFrame(schema={"lead_id": pl.Int64, name: pl.Int64})
+    scores = evaluate(spec, *frames, timezone.get_default_timezone())
+    return scores.totals.select("lead_id", pl.col("total").alias(name))
+
+
+def full_totals(published: ModelSpec | None, draft: ModelSpec, now: datetime) -> pl.DataFrame:
+    """Both definitions over every lead (no stored scores to start from): lead_id, before,
+    after, leads outside both audiences left out."""
+    specs = [spec for spec in (published, draft) if spec is not None]
+    paths, keys = lead_paths(specs), property_keys(specs)
+    ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True))
+    parts = [pl.DataFrame(schema=TOTALS_SCHEMA)]
+    for chunk in _chunks(ids, CHUNK):
+        leads = leads_frame(chunk, paths)
+        frames = (
+            leads,
+            activities_frame(chunk, keys),
+            moments_at(leads.get_column("lead_id"), now),
         )
-        candidates: Iterable[int] = lead_ids
-    else:
-        candidates = [lead_id for lead_id in grouped if lead_id in lead_ids]
-    amounts = {}
-    for lead_id in candidates:
-        facts = LeadFacts(fields={}, created_at=created.get(lead_id))
-        result = score_lead(mini, facts, grouped.get(lead_id, ()), now, tz)
-        if result.contributions:
-            amounts[lead_id] = _cents(result.total)
-    return amounts
-
-
-def _activities_orm(
-    criterion: Criterion, scoring_model: ScoringModel
-) -> dict[int, list[ActivityFact]]:
-    activities = Activity.objects.filter(lead__scores__scoring_model=scoring_model)
-    kinds = getattr(criterion, "kinds", ())
-    if kinds:
-        activities = activities.filter(kind__in=kinds)
-    grouped: dict[int, list[ActivityFact]] = defaultdict(list)
-    rows = activities.values_list("lead_id", "kind", "occurred_at", "channel", "properties")
-    for lead_id, kind, occurred_at, channel, properties in rows.iterator(chunk_size=20000):
-        grouped[lead_id].append(activity_fact(kind, occurred_at, channel, properties or {}))
-    return grouped
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _lean_sql(criterion: Criterion, now: datetime, lead_ids: set[int], select: str):  # type: ignore[no-untyped-def]
-    """FROM/WHERE over the activities of the criterion's kinds that happened by `now`, of the
-    given leads; with the SELECT list given."""
-    kinds = list(getattr(criterion, "kinds", ()))
-    sql = (
-        f"SELECT {select} FROM {Activity._meta.db_table} a "  # noqa: S608 - fixed names
-        "WHERE a.lead_id = ANY(%(leads)s) AND a.occurred_at <= %(now)s"
-    )
-    if kinds:
-        sql += " AND a.kind = ANY(%(kinds)s)"
-    return sql, {"leads": list(lead_ids), "now": now, "kinds": kinds}
-
-
-def _activities_lean(
-    criterion: Criterion, now: datetime, lead_ids: set[int]
-) -> dict[int, list[ActivityFact]]:
-    """What the criterion reads of each activity and nothing more: its time (as exact
-    microseconds, cheaper to load than a timestamp) and the properties its `where` tests.
-    An inactivity criterion only needs each lead's latest activity of its kinds."""
-    if isinstance(criterion, InactivityCriterion):
-        # Any one of the kinds will do: the criterion looks only at the time.
-        select = (
-            "a.lead_id, MIN(a.kind), MAX((EXTRACT(EPOCH FROM a.occurred_at) * 1000000)::bigint)"
-        )
-        sql, params = _lean_sql(criterion, now, lead_ids, select)
-        sql += " GROUP BY a.lead_id"
-        fields: list[str] = []
-    else:
-        fields = list(dict.fromkeys(c.field for c in getattr(criterion, "where", ())))
-        # JSON text, decoded here; `channel` is a column (see activity_fact).
-        values = [
-            "to_jsonb(a.channel)::text"
-            if name == "channel"
-            else f"(a.properties -> %(field_{i})s)::text"
-            for i, name in enumerate(fields)
-        ]
-        select = ", ".join(
-            ["a.lead_id", "a.kind", "(EXTRACT(EPOCH FROM a.occurred_at) * 1000000)::bigint"]
-            + values
-        )
-        sql, params = _lean_sql(criterion, now, lead_ids, select)
-        params |= {f"field_{i}": name for i, name in enumerate(fields)}
-    grouped: dict[int, list[ActivityFact]] = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(20000):
-            for lead_id, kind, micro, *found in rows:
-                grouped[lead_id].append(
-                    ActivityFact(
-                        kind,
-                        _EPOCH + timedelta(microseconds=micro),
-                        {
-                            name: None if value is None else json.loads(value)
-                            for name, value in zip(fields, found, strict=True)
-                        },
-                    )
-                )
-    return grouped
+        before, after = _totals(published, "before", *frames), _totals(draft, "after", *frames)
+        parts.append(before.join(after, on="lead_id", how="full", coalesce=True))
+    return pl.concat(parts, how="diagonal_relaxed").select(*TOTALS_SCHEMA).sort("lead_id")
 
 
 # --- the preview ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Totals:
-    before: dict[int, int]  # lead id -> total in cents
-    after: dict[int, int]
+Evidence = dict[str, pl.DataFrame]  # criterion -> its EVIDENCE_SCHEMA frame
 
 
-Evidence = dict[str, dict[int, tuple[int, int]]]  # criterion -> lead id -> (cents, count)
-
-
-def _stored(scoring_model: ScoringModel, names: set[str]) -> tuple[dict[int, int], Evidence]:
-    """The stored totals in cents, and the stored points and evidence count of the named
-    criteria, by lead."""
+def _stored(scoring_model: ScoringModel, names: set[str]) -> tuple[pl.DataFrame, Evidence]:
+    """The stored totals in cents (lead_id, before), and the stored points and evidence count
+    of the named criteria, by lead."""
     scores = LeadScore.objects.filter(scoring_model=scoring_model)
-    before = {
-        lead_id: int(total * 100)
-        for lead_id, total in scores.values_list("lead_id", "total").iterator(chunk_size=20000)
-    }
-    evidence: Evidence = defaultdict(dict)
+    rows = scores.values_list("lead_id", "total").iterator(chunk_size=20000)
+    before = pl.DataFrame(
+        [(lead_id, int(total * 100)) for lead_id, total in rows],
+        schema={"lead_id": pl.Int64, "before": pl.Int64},
+        orient="row",
+    )
+    found: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     explained = scores if names else scores.none()
     for lead_id, explanation in explained.values_list("lead_id", "explanation").iterator(
         chunk_size=10000
     ):
         for item in explanation or ():
             if item["criterion"] in names:
-                evidence[item["criterion"]][lead_id] = (
-                    _cents(item["points"]),
-                    int(item["evidence_count"]),
+                found[item["criterion"]].append(
+                    (lead_id, _cents(item["points"]), int(item["evidence_count"]))
                 )
+    evidence = {
+        name: pl.DataFrame(rows, schema=EVIDENCE_SCHEMA, orient="row")
+        for name, rows in found.items()
+    }
     return before, evidence
 
 
-def _stored_pg(scoring_model: ScoringModel, names: set[str]) -> tuple[dict[int, int], Evidence]:
+def _stored_pg(scoring_model: ScoringModel, names: set[str]) -> tuple[pl.DataFrame, Evidence]:
     """`_stored`, with PostgreSQL taking the named items out of the explanations: decoding
     every explanation in Python was most of the preview's time."""
     table = LeadScore._meta.db_table
-    evidence: Evidence = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT lead_id, (total * 100)::bigint FROM {table} "  # noqa: S608 - fixed names
             "WHERE scoring_model_id = %s",
             [scoring_model.pk],
         )
-        before = dict(cursor.fetchall())
+        before = pl.DataFrame(
+            cursor.fetchall(), schema={"lead_id": pl.Int64, "before": pl.Int64}, orient="row"
+        )
         if not names:
-            return before, evidence
+            return before, {}
         # Points are stored as JSON numbers of at most two decimals (json.dumps of a float
         # prints its shortest repr, which is what _cents reads), so numeric cents are exact.
         cursor.execute(
-            "SELECT s.lead_id, item ->> 'criterion', "  # noqa: S608
+            "SELECT item ->> 'criterion', s.lead_id, "  # noqa: S608
             "((item ->> 'points')::numeric * 100)::bigint, "
             f"(item ->> 'evidence_count')::int FROM {table} s "
             "CROSS JOIN LATERAL jsonb_array_elements(s.explanation) AS item "
@@ -381,74 +285,60 @@ def _stored_pg(scoring_model: ScoringModel, names: set[str]) -> tuple[dict[int, 
                 "names": list(names),
             },
         )
-        for lead_id, name, cents, count in cursor.fetchall():
-            evidence[name][lead_id] = (cents, count)
-    return before, evidence
+        items = pl.DataFrame(
+            cursor.fetchall(), schema={"criterion": pl.String, **EVIDENCE_SCHEMA}, orient="row"
+        )
+    return before, {
+        name: frame.drop("criterion")
+        for (name,), frame in items.partition_by("criterion", as_dict=True).items()
+    }
 
 
 def delta_totals(
     scoring_model: ScoringModel, published: ModelSpec, draft: ModelSpec, now: datetime
-) -> tuple[Totals, list[str]]:
+) -> tuple[pl.DataFrame, list[str]]:
+    """The draft's totals from the published version's stored ones (see the module doc):
+    lead_id, before, after; and the names of the criteria that changed."""
     pairs = changed_criteria(published, draft)
     names = {c.name for pair in pairs for c in pair if c is not None}
     stored = _stored_pg if connection.vendor == "postgresql" else _stored
     before, evidence = stored(scoring_model, names)
-    after = dict(before)
-    lead_ids = set(before)
+    none = pl.DataFrame(schema=EVIDENCE_SCHEMA)
+    lead_ids = before.get_column("lead_id").to_list()
+    changes = [pl.DataFrame(schema=AMOUNTS_SCHEMA)]
     for old, new in pairs:
         if old is not None and old.enabled:
-            for lead_id, (cents, _count) in evidence[old.name].items():
-                after[lead_id] -= cents
+            changes.append(evidence.get(old.name, none).select("lead_id", cents=-pl.col("cents")))
         if new is None or not new.enabled:
             continue
         if old is not None and _rescales_exactly(old, new, published, draft):
-            amounts = {
-                lead_id: _rescaled_cents(new, count)
-                for lead_id, (_cents_old, count) in evidence[old.name].items()
-            }
-        elif isinstance(new, AttributeCriterion):
-            amounts = _attribute_cents(new, lead_ids)
+            changes.append(_rescaled(new, evidence.get(old.name, none)))
         else:
-            amounts = _activity_cents(new, scoring_model, draft, lead_ids, now)
-        for lead_id, cents in amounts.items():
-            after[lead_id] += cents
-    return Totals(before, after), sorted(names)
+            changes.append(_evaluated(new, draft, lead_ids, now))
+    delta = pl.concat(changes).group_by("lead_id").agg(pl.col("cents").sum())
+    totals = before.join(delta, on="lead_id", how="left").select(
+        "lead_id", "before", after=pl.col("before") + pl.col("cents").fill_null(0)
+    )
+    return totals.sort("lead_id"), sorted(names)
 
 
-def full_totals(published: ModelSpec | None, draft: ModelSpec, now: datetime) -> Totals:
-    """Both definitions over every lead (no stored scores to start from)."""
-    totals = Totals({}, {})
-    tz = timezone.get_default_timezone()
-    ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        leads = Lead.objects.filter(pk__in=chunk).select_related("account")
-        activities = activities_by_lead(chunk)
-        for lead in leads:
-            facts = lead_facts(lead)
-            acts = activities.get(lead.pk, ())
-            if published is not None and applies_to(published, facts):
-                totals.before[lead.pk] = _cents(score_lead(published, facts, acts, now, tz).total)
-            if applies_to(draft, facts):
-                totals.after[lead.pk] = _cents(score_lead(draft, facts, acts, now, tz).total)
-    return totals
-
-
-def _histogram(before: Sequence[int], after: Sequence[int]) -> list[HistogramBar]:
-    values = [*before, *after]
-    if not values:
+def _histogram(before: pl.Series, after: pl.Series) -> list[HistogramBar]:
+    values = pl.concat([before, after])
+    if values.is_empty():
         return []
-    low, high = min(values) / 100, max(values) / 100
+    low, high = values.min() / 100, values.max() / 100
     raw_step = max((high - low) / HISTOGRAM_BARS, 1)
     magnitude = 10 ** math.floor(math.log10(raw_step))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step)
     start = math.floor(low / step) * step
     count = max(1, math.floor((high - start) / step) + 1)
-    counts_before, counts_after = [0] * count, [0] * count
-    for cents in before:
-        counts_before[min(count - 1, int((cents / 100 - start) // step))] += 1
-    for cents in after:
-        counts_after[min(count - 1, int((cents / 100 - start) // step))] += 1
+
+    def counts(cents: pl.Series) -> list[int]:
+        bars = ((cents / 100 - start) // step).cast(pl.Int64).clip(upper_bound=count - 1)
+        tally = dict(bars.value_counts().iter_rows())
+        return [tally.get(i, 0) for i in range(count)]
+
+    counts_before, counts_after = counts(before), counts(after)
     tallest = max(*counts_before, *counts_after, 1)
     return [
         HistogramBar(
@@ -466,17 +356,22 @@ def _histogram(before: Sequence[int], after: Sequence[int]) -> list[HistogramBar
 def _sample(
     lead_ids: Sequence[int], published: ModelSpec | None, draft: ModelSpec, now: datetime
 ) -> list[AffectedLead]:
+    """Both definitions in full over these leads, whatever their audience (a lead leaving it
+    is explained too)."""
     leads = Lead.objects.filter(pk__in=lead_ids).select_related("account").in_bulk()
-    activities = activities_by_lead(list(lead_ids))
+    specs = [
+        replace(spec, audience=()) for spec in (published or replace(draft, criteria=()), draft)
+    ]
+    frame = leads_frame(lead_ids, lead_paths(specs))
+    activities = activities_frame(lead_ids, property_keys(specs))
+    moments = moments_at(frame.get_column("lead_id"), now)
     tz = timezone.get_default_timezone()
-    empty = replace(draft, criteria=())
-    sample = []
-    for lead_id in lead_ids:
-        lead = leads[lead_id]
-        facts, acts = lead_facts(lead), activities.get(lead_id, ())
-        before = score_lead(published or empty, facts, acts, now, tz)
-        sample.append(AffectedLead(lead, before, score_lead(draft, facts, acts, now, tz)))
-    return sample
+    before, after = (results(s, evaluate(s, frame, activities, moments, tz)) for s in specs)
+    position = {lead_id: m for m, lead_id in enumerate(frame.get_column("lead_id"))}
+    return [
+        AffectedLead(leads[lead_id], before[position[lead_id]], after[position[lead_id]])
+        for lead_id in lead_ids
+    ]
 
 
 def whatif_compute(
@@ -499,25 +394,40 @@ def whatif_compute(
     else:
         totals, result.changed_criteria = delta_totals(scoring_model, published, draft, now)
 
+    # Thresholds have at most 2 decimals.
     old_threshold = int(to_decimal(published.mql_threshold) * 100) if published else None
     new_threshold = int(to_decimal(draft.mql_threshold) * 100)
-    lead_ids = set(totals.before) | set(totals.after)
-    result.leads = len(lead_ids)
-    ranked: list[tuple[int, int, int]] = []
-    for lead_id in lead_ids:
-        before, after = totals.before.get(lead_id), totals.after.get(lead_id)
-        was = before is not None and old_threshold is not None and before >= old_threshold
-        now_mql = after is not None and after >= new_threshold
-        result.mql_before += was
-        result.mql_after += now_mql
-        result.newly_mql += now_mql and not was
-        result.dropped_mql += was and not now_mql
-        if before != after or was != now_mql:
-            result.changed += 1
-            rank = 0 if now_mql != was else 1
-            ranked.append((rank, -abs((after or 0) - (before or 0)), lead_id))
-    result.histogram = _histogram(list(totals.before.values()), list(totals.after.values()))
-    sample_ids = [lead_id for _r, _d, lead_id in sorted(ranked)[:sample_size]]
+    before, after = pl.col("before"), pl.col("after")
+    was = pl.lit(False) if old_threshold is None else (before >= old_threshold).fill_null(False)
+    is_mql = (after >= new_threshold).fill_null(False)
+    flagged = totals.with_columns(was=was, is_mql=is_mql).with_columns(
+        changed=before.ne_missing(after) | (pl.col("was") != pl.col("is_mql"))
+    )
+    summary = flagged.select(
+        mql_before=pl.col("was").sum(),
+        mql_after=pl.col("is_mql").sum(),
+        newly_mql=(pl.col("is_mql") & ~pl.col("was")).sum(),
+        dropped_mql=(pl.col("was") & ~pl.col("is_mql")).sum(),
+        changed=pl.col("changed").sum(),
+    ).row(0, named=True)
+    result.leads = totals.height
+    for name, count in summary.items():
+        setattr(result, name, int(count))
+    result.histogram = _histogram(
+        totals.get_column("before").drop_nulls(), totals.get_column("after").drop_nulls()
+    )
+    # Crossings of the MQL threshold first, then the largest moves.
+    sample_ids = (
+        flagged.filter("changed")
+        .with_columns(
+            stayed=pl.col("was") == pl.col("is_mql"),
+            moved=-(after.fill_null(0) - before.fill_null(0)).abs(),
+        )
+        .sort("stayed", "moved", "lead_id")
+        .head(sample_size)
+        .get_column("lead_id")
+        .to_list()
+    )
     result.sample = _sample(sample_ids, published, draft, now)
     result.seconds = time.perf_counter() - started
     return result

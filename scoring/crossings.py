@@ -57,7 +57,8 @@ def scores_lock(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT lead_id, scoring_model_id, total, band, mql, version_id, "  # noqa: S608
-            # "+ 0": by lead, through the unique index (see sqlscores._SCORES).
+            # "+ 0": by lead, through the unique index, whatever the statistics say about
+            # the models.
             f"CAST(explanation AS text) FROM {table} WHERE lead_id {leads} "
             f"AND scoring_model_id + 0 {models} ORDER BY lead_id, scoring_model_id{lock}",
             params,
@@ -107,14 +108,11 @@ def crossings_record(
     changed: Sequence[tuple[StoredScore | None, "ScoreRow"]],
     models: Mapping[int, "PublishedModel"],
     latest: Mapping[int, ActivityFact],
-    recorded: Sequence[int] = (),
-    reached: Sequence[MqlCrossing] = (),
 ) -> tuple[int, list[int]]:
     """Record the events of freshly written scores and open handoffs; returns how many events
-    and the new handoffs' ids. `recorded`: events the database already recorded (by id), and
-    `reached`: the MQL crossings among them (see sqlscores)."""
+    and the new handoffs' ids."""
     events: list[tuple[Any, ...]] = []
-    crossings: list[MqlCrossing] = list(reached)
+    crossings: list[MqlCrossing] = []
     for before, row in changed:
         model = models[row.scoring_model_id]
         threshold = Decimal(repr(model.spec.mql_threshold))
@@ -149,7 +147,7 @@ def crossings_record(
             )
             for kind in kinds
         )  # fmt: skip
-    ids = [*recorded, *insert_rows(ScoreEvent, _EVENT_FIELDS, events)]
+    ids = insert_rows(ScoreEvent, _EVENT_FIELDS, events)
     if ids:
         transaction.on_commit(lambda: score_events_recorded.send(sender=ScoreEvent, event_ids=ids))
     return len(ids), handoffs_open(crossings=crossings)

@@ -1,87 +1,280 @@
-"""The scoring semantics: plain facts in, totals and explanations out.
+"""The scoring semantics: frames in, scores and their explanations out.
 
-This module is *the* definition of a score. Any faster path (SQL aggregates, bulk rescoring) must
-reproduce it exactly, so every rule is spelled out here. The evaluation time `now` and the time zone
-for calendar days are parameters; nothing reads the clock.
+This module and scoring.criteria (one module per criterion type) are *the* definition of a
+score; every path (the incremental flush, a publish, the nightly refresh, what-if, the lead page,
+verification) evaluates through `evaluate`. Nothing here reads the clock or a database: the
+moments to score at are given, and the time zone for calendar days.
 
-Values and conditions
-    A condition coerces the actual value (of the lead or the activity) to the type of the
-    criterion's value:
-    - bool: a bool; a string true/false, 1/0, yes/no (any case, blanks around ignored); int 0/1.
-    - number: an int, float or Decimal (not bool), or a numeric string; compared as Decimal, floats
-      via their shortest repr (so 0.1 == "0.1").
-    - string: a string as is; numbers via str(); bools as "true"/"false"; dates and datetimes via
-      isoformat(). Lists and mappings never coerce.
-    A value is *unset* when it is missing, None, a blank string, or an empty list or mapping.
-    equals, in, contains, icontains, starts_with, gte, lte and between never match an unset value or
-    one that fails to coerce; not_equals and not_in are their plain negations (so they do match an
-    unset value). String comparisons are case-sensitive except icontains (casefold). between
-    includes both ends. is_set / is_not_set only look at set-ness.
-    A field path `lead.<field>` reads LeadFacts.fields (`lead.created_at` falls back to
-    LeadFacts.created_at), `account.<field>` reads account_fields, `lead.attributes.<key>` and
-    `account.attributes.<key>` read the attribute mappings; a lead without account has every account
-    value unset. In an activity's `where`, the field is a key of ActivityFact.properties.
+Frames
+    leads       lead_id (Int64), created_at (Datetime UTC, may be null), and one column per
+                field path a condition reads (`lead.job_title`, `account.employee_count`,
+                `lead.attributes.plan`...): the value's JSON text (Categorical or String), null
+                when missing (a lead without account has every account value missing).
+    activities  lead_id, kind (Categorical or String), occurred_at (Datetime UTC), and one
+                column per property key a `where` reads, `properties.<key>` (`channel` is one):
+                JSON text, like the leads' values.
+    moments     lead_id, at (Datetime UTC): each is one evaluation. Several moments of one lead
+                (its history, a backtest) are one call.
+Conditions on values are described in scoring.criteria.conditions, each criterion type in its
+module.
 
-Criteria (disabled ones are skipped; ages are (now - occurred_at).total_seconds() / 86400 days)
-    attribute   its points when its condition matches (evidence 1).
-    activity    matching activities: kind in kinds (any kind when kinds is empty), every `where`
-                condition matches, occurred_at <= now, and age < window_days when a window is set.
-                Counted: each = all of them; once = the most recent; per_day = the most recent
-                one of each calendar day in `tz`. Every counted occurrence is worth points * 0.5 **
-                (age / half_life), half_life being the criterion's half_life_days, else the model's
-                decay_half_life_days, else no decay. The worths are summed exactly (math.fsum), then
-                a cap limits the sum in the direction of the points: min(sum, cap) for positive
-                points, max(sum, -cap) for negative. Evidence = number of counted occurrences.
-    frequency   matching activities as above (no decay); fires once, for its points, when at_least
-                of them fit in a span of at most within_days between first and last. Evidence = the
-                largest number of them found within such a span.
-    inactivity  reference = the latest activity (of `kinds` when given) with occurred_at <= now, or
-                the lead's created_at when later; fires, for its points, when there is no reference
-                or now - reference >= days. Evidence 1.
-    Each criterion's amount goes through `round_points`: Decimal(repr(float)) quantized to 0.01,
-    ROUND_HALF_UP. Contributions list every criterion that matched or fired (evidence >= 1), in
-    model order, even when its rounded amount is 0.
-
-Totals
-    fit = sum of attribute contributions; engagement = sum of the others; total = fit + engagement
-    (never floored at zero). band = label of the highest band with min <= total, or the lowest band
-    when total is below every min; grade likewise on fit (None without grades). mql = total >=
-    mql_threshold. Thresholds are compared as Decimal(repr(number)).
-    The audience (`applies_to`) decides whether a model scores a lead at all; `score_lead` itself
-    scores whatever it is given. `to_dict` stores amounts as JSON floats; with at most 2 decimals
-    they come back exactly through `from_dict` (which re-applies `round_points`).
+Totals (ages are (at - occurred_at) in days)
+    Each criterion's amount is rounded to cents, half away from zero. Contributions list every
+    criterion that matched or fired (evidence >= 1), in model order, even when its rounded amount
+    is 0. fit = sum of attribute contributions; engagement = sum of the others; total = fit +
+    engagement (never floored at zero). band = label of the highest band with min <= total, or
+    the lowest band when total is below every min; grade likewise on fit (None without grades).
+    mql = total >= mql_threshold. Sums are in whole cents, so an explanation adds up exactly.
+    The audience decides whether a model scores a lead at all: moments of leads outside it get
+    no score (Scores.outside).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
-from functools import lru_cache
+from datetime import UTC, datetime, timezone, tzinfo
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
+import polars as pl
+
+from scoring.criteria import criterion_type
+from scoring.criteria.base import Context as _Context
+from scoring.criteria.base import property_column
+from scoring.criteria.conditions import (
+    columns_match,
+    condition_matches,
+    to_decimal,
+    value_text,
+)
 from scoring.definition import (
     ActivityCriterion,
     AttributeCriterion,
     Band,
-    Condition,
-    ConditionValue,
-    Criterion,
     FrequencyCriterion,
-    InactivityCriterion,
     ModelSpec,
     Number,
-    Scalar,
 )
 
+__all__ = [
+    "ActivityFact", "Contribution", "LeadFacts", "LeadScoreResult", "Scores", "applies_to",
+    "busiest_span", "condition_matches", "counted_activities", "evaluate", "is_time_dependent",
+    "round_points", "score_lead", "score_of", "score_over_time", "to_decimal",
+]  # fmt: skip
+
 CENT = Decimal("0.01")
-_SECONDS_PER_DAY = 86400.0
+UTC_MICROSECONDS = pl.Datetime("us", "UTC")
+LEAD_SCHEMA = {"lead_id": pl.Int64, "created_at": UTC_MICROSECONDS}
+ACTIVITY_SCHEMA = {"lead_id": pl.Int64, "kind": pl.Categorical, "occurred_at": UTC_MICROSECONDS}
+MOMENT_SCHEMA = {"lead_id": pl.Int64, "at": UTC_MICROSECONDS}
 # Fixed precision so a caller's decimal context cannot change a score.
-_CONTEXT = Context(prec=34, rounding=ROUND_HALF_UP)
-_TRUE_WORDS = frozenset({"true", "1", "yes"})
-_FALSE_WORDS = frozenset({"false", "0", "no"})
+_DECIMALS = Context(prec=34, rounding=ROUND_HALF_UP)
+
+
+def round_points(amount: Number | Decimal) -> Decimal:
+    """An amount as a score holds it: 2 decimals, half away from zero, no negative zero."""
+    rounded = to_decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP, context=_DECIMALS)
+    return rounded if rounded else Decimal("0.00")
+
+
+# --- what a model reads ---------------------------------------------------------------------------
+
+
+def lead_paths(specs: Iterable[ModelSpec]) -> list[str]:
+    """The field paths the models' audiences and attribute criteria read (the leads frame's
+    value columns)."""
+    paths: dict[str, None] = {}
+    for spec in specs:
+        paths.update(dict.fromkeys(c.field for c in spec.audience))
+        for criterion in spec.criteria:
+            if isinstance(criterion, AttributeCriterion):
+                paths[criterion.condition.field] = None
+    return list(paths)
+
+
+def property_keys(specs: Iterable[ModelSpec]) -> list[str]:
+    """The activity properties the models' `where` conditions read."""
+    keys: dict[str, None] = {}
+    for spec in specs:
+        for criterion in spec.criteria:
+            if isinstance(criterion, ActivityCriterion | FrequencyCriterion):
+                keys.update(dict.fromkeys(c.field for c in criterion.where))
+    return list(keys)
+
+
+# --- evaluation -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A model's scores at the moments asked for.
+
+    totals: m (the moment's position), lead_id, at, total, fit, engagement (Int64 cents), band,
+        grade (null without grades), mql; one row per moment inside the audience.
+    points: m, position (of the criterion in the model), cents, evidence; one row per
+        contribution, in model order within a moment.
+    outside: m, lead_id of the moments outside the audience.
+    """
+
+    totals: pl.DataFrame
+    points: pl.DataFrame
+    outside: pl.DataFrame
+
+
+def _time_zone_name(time_zone: str | tzinfo) -> str:
+    if isinstance(time_zone, str):
+        return time_zone
+    name = getattr(time_zone, "key", None) or getattr(time_zone, "zone", None)
+    if name is None and isinstance(time_zone, timezone):
+        offset = time_zone.utcoffset(None)
+        if not offset:
+            return "UTC"
+        minutes = int(offset.total_seconds()) // 60
+        return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    if name is None:
+        raise ValueError(f"a time zone with a name is needed, not {time_zone!r}")
+    return name
+
+
+def evaluate(
+    spec: ModelSpec,
+    leads: pl.DataFrame,
+    activities: pl.DataFrame,
+    moments: pl.DataFrame,
+    time_zone: str | tzinfo,
+) -> Scores:
+    """Score the model at every moment (see the module docstring for the frames)."""
+    moments = moments.select(
+        pl.col("lead_id").cast(pl.Int64), pl.col("at").cast(UTC_MICROSECONDS)
+    ).with_row_index("m")
+    inside_ids = leads.filter(_audience(spec, leads)).select("lead_id")
+    inside = moments.join(inside_ids, on="lead_id", how="semi")
+    outside = moments.join(inside_ids, on="lead_id", how="anti").select("m", "lead_id")
+    context = _Context(
+        spec=spec,
+        leads=leads,
+        activities=activities.with_row_index("activity"),
+        moments=inside,
+        time_zone=_time_zone_name(time_zone),
+    )
+    parts, fit_positions = [], []
+    for position, criterion in enumerate(spec.criteria):
+        if not criterion.enabled:
+            continue
+        kind = criterion_type(criterion)
+        if kind.FIT:
+            fit_positions.append(position)
+        found = kind.evaluate(criterion, context)
+        parts.append(found.with_columns(position=pl.lit(position, dtype=pl.UInt32)))
+    points = (
+        pl.concat(parts)
+        if parts
+        else pl.DataFrame(
+            schema={
+                "m": pl.UInt32,
+                "amount": pl.Float64,
+                "evidence": pl.UInt32,
+                "position": pl.UInt32,
+            }
+        )  # fmt: skip
+    )
+    points = (
+        points.filter(pl.col("evidence") >= 1)
+        .select(
+            "m",
+            "position",
+            cents=(pl.col("amount").round(2, mode="half_away_from_zero") * 100)
+            .round(0)
+            .cast(pl.Int64),
+            evidence=pl.col("evidence"),
+        )
+        .sort("m", "position")
+    )
+    sums = points.group_by("m").agg(
+        fit=pl.col("cents").filter(pl.col("position").is_in(fit_positions)).sum(),
+        total=pl.col("cents").sum(),
+    )
+    totals = (
+        inside.join(sums, on="m", how="left")
+        .with_columns(pl.col("fit", "total").fill_null(0).cast(pl.Int64))
+        .with_columns(engagement=pl.col("total") - pl.col("fit"))
+        .sort("m")
+    )
+    totals = totals.with_columns(
+        band=_banded(spec.bands, totals.get_column("total")),
+        grade=_banded(spec.grades, totals.get_column("fit")),
+        mql=pl.col("total") >= _cents_at_least(spec.mql_threshold),
+    ).select("m", "lead_id", "at", "total", "fit", "engagement", "band", "grade", "mql")
+    return Scores(totals=totals, points=points, outside=outside)
+
+
+def moments_at(lead_ids: pl.Series | Sequence[int], at: datetime) -> pl.DataFrame:
+    """Every lead at one moment."""
+    ids = lead_ids if isinstance(lead_ids, pl.Series) else pl.Series(list(lead_ids), dtype=pl.Int64)
+    return pl.DataFrame(
+        {"lead_id": ids.cast(pl.Int64), "at": [at.astimezone(UTC)] * len(ids)},
+        schema=MOMENT_SCHEMA,
+    )
+
+
+def _audience(spec: ModelSpec, leads: pl.DataFrame) -> pl.Series:
+    columns = [leads.get_column(c.field) for c in spec.audience]
+    return columns_match(spec.audience, columns, leads.height)
+
+
+def _cents_at_least(number: Number) -> int:
+    """The fewest whole cents that are >= number."""
+    return int((to_decimal(number) * 100).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _banded(bands: Sequence[Band], cents: pl.Series) -> pl.Series:
+    """Label of the highest band whose min <= value; the lowest band below all; null if no
+    bands (ties keep the later band, as a stable sort leaves them)."""
+    if not bands:
+        return pl.Series(values=[None] * len(cents), dtype=pl.String)
+    ordered = sorted(bands, key=lambda band: band.min)
+    thresholds = pl.Series([_cents_at_least(band.min) for band in ordered], dtype=pl.Int64)
+    index = (thresholds.search_sorted(cents, side="right").cast(pl.Int64) - 1).clip(0)
+    labels = pl.Series([band.label for band in ordered], dtype=pl.String)
+    return labels.gather(index)
+
+
+def is_time_dependent(spec: ModelSpec) -> bool:
+    """Whether the model's scores change as time passes with no new data (decay, windows,
+    inactivity), so they need the daily refresh."""
+    return any(
+        criterion_type(criterion).time_dependent(criterion, spec)
+        for criterion in spec.criteria
+        if criterion.enabled
+    )
+
+
+def evidence_of(
+    spec: ModelSpec,
+    position: int,
+    leads: pl.DataFrame,
+    activities: pl.DataFrame,
+    moments: pl.DataFrame,
+    time_zone: str | tzinfo,
+) -> pl.DataFrame | None:
+    """The activities behind one criterion's points (m, activity: the row of `activities`),
+    newest first; None for types whose evidence is not activities."""
+    moments = moments.select(
+        pl.col("lead_id").cast(pl.Int64), pl.col("at").cast(UTC_MICROSECONDS)
+    ).with_row_index("m")
+    context = _Context(
+        spec=spec,
+        leads=leads,
+        activities=activities.with_row_index("activity"),
+        moments=moments,
+        time_zone=_time_zone_name(time_zone),
+    )
+    criterion = spec.criteria[position]
+    return criterion_type(criterion).evidence(criterion, context)
+
+
+# --- one lead at a time: plain facts in, results out ------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,112 +361,8 @@ class LeadScoreResult:
         )
 
 
-def to_decimal(number: Number | Decimal) -> Decimal:
-    """Exact for ints and Decimals; floats via their shortest repr (0.1 -> Decimal("0.1"))."""
-    if isinstance(number, float):
-        return Decimal(repr(number))
-    return Decimal(number)
-
-
-def round_points(amount: Number | Decimal) -> Decimal:
-    """The single rounding rule: 2 decimals, ROUND_HALF_UP, no negative zero."""
-    rounded = to_decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP, context=_CONTEXT)
-    return rounded if rounded else Decimal("0.00")
-
-
-# --- conditions ----------------------------------------------------------------------------------
-
-
-def is_set(value: object) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return bool(value.strip())
-    if isinstance(value, list | tuple | dict | set | frozenset):
-        return bool(value)
-    return True
-
-
-def _as_bool(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _TRUE_WORDS or word in _FALSE_WORDS:
-            return word in _TRUE_WORDS
-    return None
-
-
-def _as_number(value: object) -> Decimal | None:
-    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
-        return None
-    if isinstance(value, int | float | Decimal):
-        number = to_decimal(value)
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            return None
-    else:
-        return None
-    return number if number.is_finite() else None
-
-
-def _as_text(value: object) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return None
-
-
-def _equals(actual: object, expected: Scalar) -> bool:
-    # bool first: bool is a subclass of int.
-    if isinstance(expected, bool):
-        return _as_bool(actual) is expected
-    if isinstance(expected, int | float):
-        number = _as_number(actual)
-        return number is not None and number == to_decimal(expected)
-    return _as_text(actual) == expected
-
-
-def condition_matches(condition: Condition, actual: object) -> bool:
-    """Whether an actual value satisfies a condition (see "Values and conditions" above)."""
-    if condition.op in ("not_equals", "not_in"):
-        return not _matches(condition.op.removeprefix("not_"), condition.value, actual)
-    return _matches(condition.op, condition.value, actual)
-
-
-def _matches(op: str, expected: ConditionValue, actual: object) -> bool:
-    if op in ("is_set", "is_not_set"):
-        return is_set(actual) == (op == "is_set")
-    if expected is None or not is_set(actual):
-        return False
-    # `in` and `between` carry a tuple, every other operator a single scalar.
-    items = expected if isinstance(expected, tuple) else (expected,)
-    if op in ("equals", "in"):
-        return any(_equals(actual, item) for item in items)
-    if op in ("contains", "icontains", "starts_with"):
-        text, needle = _as_text(actual), str(items[0])
-        if text is None:
-            return False
-        if op == "icontains":
-            return needle.casefold() in text.casefold()
-        return needle in text if op == "contains" else text.startswith(needle)
-    number, low, high = _as_number(actual), _as_number(items[0]), _as_number(items[-1])
-    if number is None or low is None or high is None:
-        return False
-    if op == "gte":
-        return number >= low
-    if op == "lte":
-        return number <= high
-    return op == "between" and low <= number <= high
+def cents_decimal(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)
 
 
 def lead_value(lead: LeadFacts, path: str) -> Any:
@@ -296,201 +385,61 @@ def applies_to(spec: ModelSpec, lead: LeadFacts) -> bool:
     return all(condition_matches(c, lead_value(lead, c.field)) for c in spec.audience)
 
 
-# --- criteria ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    """An activity that happened by `now`, with its age in days computed once."""
-
-    activity: ActivityFact
-    age_days: float
-
-
-def _matching(
-    criterion: Criterion, seen: Sequence[_Seen], by_kind: Mapping[str, Sequence[_Seen]]
-) -> list[_Seen]:
-    """What a criterion looks at among the activities seen by now: for activity and frequency
-    criteria, those of its kinds (in the order given) in its window whose properties match;
-    for inactivity criteria, those of its kinds; for attribute criteria, none."""
-    if isinstance(criterion, InactivityCriterion):
-        kinds = set(criterion.kinds)
-        return [s for s in seen if not kinds or s.activity.kind in kinds]
-    if isinstance(criterion, AttributeCriterion):
-        return []
-    kinds, where, window_days = criterion.kinds, criterion.where, criterion.window_days
-    candidates: Iterable[_Seen] = (
-        [s for kind in dict.fromkeys(kinds) for s in by_kind.get(kind, ())] if kinds else seen
+def facts_frames(
+    specs: Sequence[ModelSpec], leads: Sequence[tuple[int, LeadFacts]],
+    activities: Iterable[tuple[int, ActivityFact]],
+) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """The leads and activities frames of plain facts, with what the models read."""
+    paths, keys = lead_paths(specs), property_keys(specs)
+    lead_frame = pl.DataFrame(
+        {
+            "lead_id": [lead_id for lead_id, _ in leads],
+            "created_at": [facts.created_at for _, facts in leads],
+            **{path: [value_text(lead_value(f, path)) for _, f in leads] for path in paths},
+        },
+        schema={**LEAD_SCHEMA, **dict.fromkeys(paths, pl.Categorical)},
     )
-    return [
-        s
-        for s in candidates
-        if (window_days is None or s.age_days < window_days)
-        and all(condition_matches(c, s.activity.properties.get(c.field)) for c in where)
-    ]
+    rows = list(activities)
+    activity_frame = pl.DataFrame(
+        {
+            "lead_id": [lead_id for lead_id, _ in rows],
+            "kind": [a.kind for _, a in rows],
+            "occurred_at": [a.occurred_at for _, a in rows],
+            **{
+                property_column(key): [value_text(a.properties.get(key)) for _, a in rows]
+                for key in keys
+            },
+        },
+        schema={**ACTIVITY_SCHEMA, **dict.fromkeys(map(property_column, keys), pl.Categorical)},
+    )
+    return lead_frame, activity_frame
 
 
-def _counted(criterion: ActivityCriterion, matches: list[_Seen], tz: tzinfo) -> list[_Seen]:
-    """The matches the criterion's `count` mode counts (each, once = newest, per_day)."""
-    if criterion.count == "once":
-        return [min(matches, key=lambda s: s.age_days)]
-    if criterion.count == "per_day":
-        latest_per_day: dict[date, _Seen] = {}
-        for s in matches:
-            day = s.activity.occurred_at.astimezone(tz).date()
-            if day not in latest_per_day or s.age_days < latest_per_day[day].age_days:
-                latest_per_day[day] = s
-        return list(latest_per_day.values())
-    return matches
+def results(spec: ModelSpec, scores: Scores) -> dict[int, LeadScoreResult]:
+    """Per moment (m) inside the audience, its result with contributions."""
+    contributions: dict[int, list[Contribution]] = {}
+    for m, position, cents, evidence in scores.points.iter_rows():
+        criterion = spec.criteria[position]
+        contributions.setdefault(m, []).append(
+            Contribution(criterion.name, criterion.type, cents_decimal(cents), evidence)
+        )
+    return {
+        m: LeadScoreResult(
+            total=cents_decimal(total),
+            fit=cents_decimal(fit),
+            engagement=cents_decimal(engagement),
+            band=band or "",
+            grade=grade,
+            mql=mql,
+            contributions=tuple(contributions.get(m, ())),
+        )
+        for m, _lead, _at, total, fit, engagement, band, grade, mql in scores.totals.iter_rows()
+    }
 
 
-def _activity_amount(
-    criterion: ActivityCriterion, matches: list[_Seen], default_half_life: Number | None, tz: tzinfo
-) -> tuple[Decimal, int]:
-    matches = _counted(criterion, matches, tz)
-    half_life = criterion.half_life_days or default_half_life
-    points = criterion.points
-    if half_life:
-        amount = math.fsum(points * 0.5 ** (s.age_days / half_life) for s in matches)
-    else:
-        amount = float(points) * len(matches)
-    return capped_points(criterion, amount), len(matches)
-
-
-def capped_points(criterion: ActivityCriterion, amount: float) -> Decimal:
-    """An activity criterion's summed worth, capped in the direction of its points, rounded."""
-    if criterion.cap is not None:
-        points = criterion.points
-        amount = min(amount, criterion.cap) if points > 0 else max(amount, -criterion.cap)
-    return round_points(amount)
-
-
-def _burst(matches: list[_Seen], within_days: Number) -> list[_Seen]:
-    """The most matches whose first and last lie at most within_days apart (the earliest such
-    span; sliding window over the sorted times)."""
-    ordered = sorted(matches, key=lambda s: s.activity.occurred_at)
-    best = (0, 0)
-    start = 0
-    for end, last in enumerate(ordered):
-        while (
-            last.activity.occurred_at - ordered[start].activity.occurred_at
-        ).total_seconds() / _SECONDS_PER_DAY > within_days:
-            start += 1
-        if end + 1 - start > best[1] - best[0]:
-            best = (start, end + 1)
-    return ordered[best[0] : best[1]]
-
-
-def _is_inactive(
-    criterion: InactivityCriterion, matches: Sequence[_Seen], lead: LeadFacts, now: datetime
-) -> bool:
-    ages = [s.age_days for s in matches]
-    if lead.created_at is not None:
-        ages.append((now - lead.created_at).total_seconds() / _SECONDS_PER_DAY)
-    return not ages or min(ages) >= criterion.days
-
-
-def _seen(
-    activities: Sequence[ActivityFact], now: datetime
-) -> tuple[list[_Seen], dict[str, list[_Seen]]]:
-    seen = [
-        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
-        for a in activities
-        if a.occurred_at <= now
-    ]
-    by_kind: dict[str, list[_Seen]] = {}
-    for s in seen:
-        by_kind.setdefault(s.activity.kind, []).append(s)
-    return seen, by_kind
-
-
-def _selected(spec: ModelSpec, activities: Sequence[ActivityFact]) -> list[list[int]]:
-    """Per criterion of `spec`, the positions of the activities `_matching` would look at if
-    every activity had happened and no window applied (kinds and `where` only), in its order."""
-    by_kind: dict[str, list[int]] = {}
-    for i, activity in enumerate(activities):
-        by_kind.setdefault(activity.kind, []).append(i)
-    selected: list[list[int]] = []
-    for criterion in spec.criteria:
-        if not criterion.enabled or isinstance(criterion, AttributeCriterion):
-            selected.append([])
-        elif isinstance(criterion, InactivityCriterion):
-            kinds = set(criterion.kinds)
-            selected.append([i for i, a in enumerate(activities) if not kinds or a.kind in kinds])
-        else:
-            kinds, where = criterion.kinds, criterion.where
-            candidates: Iterable[int] = (
-                [i for kind in dict.fromkeys(kinds) for i in by_kind.get(kind, ())]
-                if kinds
-                else range(len(activities))
-            )
-            selected.append(
-                [
-                    i
-                    for i in candidates
-                    if all(
-                        condition_matches(c, activities[i].properties.get(c.field)) for c in where
-                    )
-                ]
-            )
-    return selected
-
-
-def _seen_at(activities: Sequence[ActivityFact], now: datetime) -> list[_Seen | None]:
-    """Each activity with its age at `now`; None where it had not happened by then."""
-    return [
-        _Seen(a, (now - a.occurred_at).total_seconds() / _SECONDS_PER_DAY)
-        if a.occurred_at <= now
-        else None
-        for a in activities
-    ]
-
-
-def _pick(
-    seen: Sequence[_Seen | None], positions: Iterable[int], window_days: Number | None
-) -> list[_Seen]:
-    picked = [s for s in (seen[i] for i in positions) if s is not None]
-    if window_days is None:
-        return picked
-    return [s for s in picked if s.age_days < window_days]
-
-
-def counted_activities(
-    criterion: ActivityCriterion, activities: Sequence[ActivityFact], now: datetime, tz: tzinfo
-) -> list[ActivityFact]:
-    """The activities an activity criterion counts at `now` (its evidence), newest first."""
-    if now.utcoffset() is None:
+def _checked_aware(moments: Sequence[datetime]) -> None:
+    if any(now.utcoffset() is None for now in moments):
         raise ValueError("now must be timezone-aware")
-    seen, by_kind = _seen(activities, now)
-    matches = _matching(criterion, seen, by_kind)
-    counted = _counted(criterion, matches, tz) if matches else []
-    return [s.activity for s in sorted(counted, key=lambda s: s.age_days)]
-
-
-def busiest_span(
-    criterion: FrequencyCriterion, activities: Sequence[ActivityFact], now: datetime
-) -> list[ActivityFact]:
-    """The activities of a frequency criterion's largest span at `now` (its evidence), newest
-    first."""
-    if now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    seen, by_kind = _seen(activities, now)
-    burst = _burst(_matching(criterion, seen, by_kind), criterion.within_days)
-    return [s.activity for s in reversed(burst)]
-
-
-def score_lead(
-    spec: ModelSpec,
-    lead: LeadFacts,
-    activities: Sequence[ActivityFact],
-    now: datetime,
-    tz: tzinfo,
-) -> LeadScoreResult:
-    """Score one lead under one model at time `now` (aware); see the module docstring."""
-    if now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    seen, by_kind = _seen(activities, now)
-    return _score(spec, lead, now, tz, lambda _i, criterion: _matching(criterion, seen, by_kind))
 
 
 def score_over_time(
@@ -498,116 +447,86 @@ def score_over_time(
     lead: LeadFacts,
     activities: Sequence[ActivityFact],
     moments: Sequence[datetime],
-    tz: tzinfo,
+    tz: str | tzinfo,
 ) -> list[LeadScoreResult]:
-    """`score_lead` at each of `moments`. What each criterion looks at, time aside, is worked
-    out once (`_selected`), then only the ages change from moment to moment."""
-    if any(now.utcoffset() is None for now in moments):
-        raise ValueError("moments must be timezone-aware")
-    selected = _selected(spec, activities)
-    results = []
-    for now in moments:
-        seen = _seen_at(activities, now)
-        results.append(
-            _score(
-                spec,
-                lead,
-                now,
-                tz,
-                lambda i, criterion, seen=seen: _pick(  # type: ignore[misc]
-                    seen, selected[i], getattr(criterion, "window_days", None)
-                ),
-            )
-        )
-    return results
+    """One lead's score at each of `moments` (one evaluation), whatever its audience."""
+    _checked_aware(moments)
+    everyone = ModelSpec(**{**_spec_fields(spec), "audience": ()})
+    leads, acts = facts_frames([everyone], [(0, lead)], ((0, a) for a in activities))
+    moment_frame = pl.DataFrame(
+        {"lead_id": [0] * len(moments), "at": list(moments)}, schema=MOMENT_SCHEMA
+    )
+    found = results(everyone, evaluate(everyone, leads, acts, moment_frame, tz))
+    return [found[m] for m in range(len(moments))]
 
 
-def _score(
+def _spec_fields(spec: ModelSpec) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
+
+
+def score_lead(
     spec: ModelSpec,
     lead: LeadFacts,
+    activities: Sequence[ActivityFact],
     now: datetime,
-    tz: tzinfo,
-    matching: Callable[[int, Criterion], list[_Seen]],
+    tz: str | tzinfo,
 ) -> LeadScoreResult:
-    """The criteria and totals at `now`; `matching(position, criterion)` gives the activities
-    the criterion at that position of the model looks at (see `_matching`)."""
-    contributions: list[Contribution] = []
-    for position, criterion in enumerate(spec.criteria):
-        if not criterion.enabled:
-            continue
-        amount, evidence = Decimal("0.00"), 0
-        if isinstance(criterion, AttributeCriterion):
-            condition = criterion.condition
-            if condition_matches(condition, lead_value(lead, condition.field)):
-                amount, evidence = round_points(criterion.points), 1
-        elif isinstance(criterion, ActivityCriterion):
-            matches = matching(position, criterion)
-            if matches:
-                amount, evidence = _activity_amount(
-                    criterion, matches, spec.decay_half_life_days, tz
-                )
-        elif isinstance(criterion, FrequencyCriterion):
-            burst = len(_burst(matching(position, criterion), criterion.within_days))
-            if burst >= criterion.at_least:
-                amount, evidence = round_points(criterion.points), burst
-        elif _is_inactive(criterion, matching(position, criterion), lead, now):
-            amount, evidence = round_points(criterion.points), 1
-        if evidence:
-            contributions.append(Contribution(criterion.name, criterion.type, amount, evidence))
-    return score_of(spec, contributions)
+    """One lead's score at `now` (aware), whatever its audience."""
+    return score_over_time(spec, lead, activities, [now], tz)[0]
+
+
+def _evidence_activities(
+    spec: ModelSpec,
+    criterion: ActivityCriterion | FrequencyCriterion,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+    tz: str | tzinfo,
+) -> list[ActivityFact]:
+    _checked_aware([now])
+    single = ModelSpec(**{**_spec_fields(spec), "audience": (), "criteria": (criterion,)})
+    leads, acts = facts_frames([single], [(0, LeadFacts(fields={}))], ((0, a) for a in activities))
+    moment = pl.DataFrame({"lead_id": [0], "at": [now]}, schema=MOMENT_SCHEMA)
+    rows = evidence_of(single, 0, leads, acts, moment, tz)
+    return [] if rows is None else [activities[i] for i in rows.get_column("activity")]
+
+
+def counted_activities(
+    criterion: ActivityCriterion,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+    tz: str | tzinfo,
+    decay_half_life_days: Number | None = None,
+) -> list[ActivityFact]:
+    """The activities an activity criterion counts at `now` (its evidence), newest first."""
+    spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,),
+                     decay_half_life_days=decay_half_life_days)  # fmt: skip
+    return _evidence_activities(spec, criterion, activities, now, tz)
+
+
+def busiest_span(
+    criterion: FrequencyCriterion,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+    tz: str | tzinfo = "UTC",
+) -> list[ActivityFact]:
+    """The activities of a frequency criterion's largest span at `now`, newest first."""
+    spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
+    return _evidence_activities(spec, criterion, activities, now, tz)
 
 
 def score_of(spec: ModelSpec, contributions: Sequence[Contribution]) -> LeadScoreResult:
     """Totals, band, grade and MQL from a lead's contributions (in model order)."""
-    with localcontext(_CONTEXT):
-        fit = sum((c.points for c in contributions if c.type == "attribute"), Decimal("0.00"))
-        engagement = sum(
-            (c.points for c in contributions if c.type != "attribute"), Decimal("0.00")
-        )
-        total = fit + engagement
+    fit = sum((c.points for c in contributions if c.type == "attribute"), Decimal("0.00"))
+    engagement = sum((c.points for c in contributions if c.type != "attribute"), Decimal("0.00"))
+    total = fit + engagement
+    cents = pl.Series([int(total * 100)], dtype=pl.Int64)
+    grade = _banded(spec.grades, pl.Series([int(fit * 100)], dtype=pl.Int64))[0]
     return LeadScoreResult(
         total=total,
         fit=fit,
         engagement=engagement,
-        band=band_for(spec.bands, total) or "",
-        grade=band_for(spec.grades, fit),
-        mql=total >= to_decimal(spec.mql_threshold),
+        band=_banded(spec.bands, cents)[0] or "",
+        grade=grade,
+        mql=int(total * 100) >= _cents_at_least(spec.mql_threshold),
         contributions=tuple(contributions),
     )
-
-
-def band_for(bands: Sequence[Band], value: Decimal) -> str | None:
-    """Label of the highest band whose min <= value; the lowest band below all; None if no bands."""
-    ordered = _ordered_bands(tuple(bands))
-    label = ordered[0][1] if ordered else None
-    for low, band_label in ordered:
-        if low > value:
-            break
-        label = band_label
-    return label
-
-
-@lru_cache(maxsize=256)
-def _ordered_bands(bands: tuple[Band, ...]) -> tuple[tuple[Decimal, str], ...]:
-    # Scored a million times per publish with the same few bands: sort them once.
-    ordered = sorted(bands, key=lambda band: band.min)
-    return tuple((to_decimal(band.min), band.label) for band in ordered)
-
-
-def is_time_dependent(spec: ModelSpec) -> bool:
-    """Whether the model's scores change as time passes with no new data (decay, windows,
-    inactivity), so they need the daily refresh."""
-    for criterion in spec.criteria:
-        if not criterion.enabled:
-            continue
-        if isinstance(criterion, InactivityCriterion):
-            return True
-        if isinstance(criterion, FrequencyCriterion) and criterion.window_days is not None:
-            return True
-        if isinstance(criterion, ActivityCriterion) and (
-            criterion.window_days is not None
-            or criterion.half_life_days is not None
-            or spec.decay_half_life_days is not None
-        ):
-            return True
-    return False

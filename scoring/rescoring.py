@@ -1,9 +1,8 @@
 """Apply the engine to leads in bulk: a fixed number of queries per chunk of leads.
 
-On PostgreSQL each model scores and stores a chunk in one statement (scoring.sqlscores); a model
-the database cannot evaluate, and the leads it leaves undecided, go the engine's way: their
-values and activities loaded in a few queries, scored in Python, upserted in one statement.
-Elsewhere (SQLite) every lead goes the engine's way.
+A chunk's leads and activities are read in bulk into frames (scoring.frames), every published
+model is evaluated over them by the engine, and the scores are upserted in one statement, with
+the crossings and handoffs they cause, in the same transaction.
 
 A lead whose data the engine or the database trips on does not stop its chunk: the chunk, tried
 whole as ever, is then tried in halves until that lead is alone; it is recorded (UnscorableLead,
@@ -15,39 +14,31 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
+import polars as pl
 import psycopg
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from . import sqlscores
 from .crossings import StoredScore, crossings_record, scores_lock
-from .definition import (
-    ACCOUNT_FIELDS,
-    LEAD_FIELDS,
-    AttributeCriterion,
-    Condition,
-    ModelSpec,
-    parse_model,
-)
+from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
 from .engine import (
+    MOMENT_SCHEMA,
     ActivityFact,
-    Contribution,
     LeadFacts,
-    LeadScoreResult,
-    applies_to,
-    condition_matches,
-    round_points,
-    score_lead,
-    score_of,
+    Scores,
+    cents_decimal,
+    evaluate,
+    lead_paths,
+    moments_at,
+    property_keys,
 )
-from .lookups import int_array
+from .frames import activities_frame, leads_frame
 from .models import (
-    Activity,
     Lead,
     LeadScore,
     ScoringModel,
@@ -55,7 +46,6 @@ from .models import (
     UnscorableLead,
 )
 from .signals import scores_stored
-from .sqlengine import criteria_amounts
 from .staging import copy_to_stage
 
 CHUNK_SIZE = 1000
@@ -142,40 +132,6 @@ def activity_fact(kind: str, occurred_at: datetime, channel: str, properties: di
     )
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite keeps timestamps as naive UTC text; PostgreSQL's carry their offset.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def activities_by_lead(lead_ids: Sequence[int]) -> dict[int, list[ActivityFact]]:
-    """Every activity of these leads, grouped by lead, in one query.
-
-    A raw cursor: this is the hot path of a full rescore, and the ORM's per-value converters
-    cost more than the scoring itself.
-    """
-    grouped: dict[int, list[ActivityFact]] = defaultdict(list)
-    if not lead_ids:
-        return grouped
-    table = Activity._meta.db_table
-    if connection.vendor == "postgresql":
-        where, params = "lead_id = ANY(%s::bigint[])", [int_array(lead_ids)]
-    else:
-        where, params = f"lead_id IN ({', '.join(['%s'] * len(lead_ids))})", list(lead_ids)
-    loads, parse_time = json.loads, datetime.fromisoformat
-    with connection.cursor() as cursor:
-        # Text casts: parsing them here is several times faster than the driver's converters.
-        cursor.execute(
-            "SELECT lead_id, kind, CAST(occurred_at AS text), channel, "  # noqa: S608
-            f"CAST(properties AS text) FROM {table} WHERE {where}",
-            params,
-        )
-        for lead_id, kind, occurred_at, channel, properties in cursor.fetchall():
-            grouped[lead_id].append(
-                activity_fact(kind, _aware(parse_time(occurred_at)), channel, loads(properties))
-            )
-    return grouped
-
-
 @dataclass(slots=True)
 class ScoreRow:
     """A computed score on its way to storage (a LeadScore row without the model machinery,
@@ -192,24 +148,6 @@ class ScoreRow:
     mql: bool
     explanation: list[dict[str, Any]]
     computed_at: datetime
-
-
-def _score_row(
-    lead_id: int, model: PublishedModel, result: LeadScoreResult, now: datetime
-) -> ScoreRow:
-    return ScoreRow(
-        lead_id=lead_id,
-        scoring_model_id=model.scoring_model_id,
-        version_id=model.version.pk,
-        total=result.total,
-        fit=result.fit,
-        engagement=result.engagement,
-        band=result.band,
-        grade=result.grade or "",
-        mql=result.mql,
-        explanation=[c.to_dict() for c in result.contributions],
-        computed_at=now,
-    )
 
 
 def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -231,231 +169,87 @@ class ChunkScores:
 def compute_scores(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime | None
 ) -> ChunkScores:
-    """Score the leads: on PostgreSQL the database evaluates the activity criteria, elsewhere
-    the engine everything.
+    """Score the leads by the engine: their rows read in bulk, every model evaluated over them.
 
-    With `now` None each lead is evaluated at its stored score's computed_at (for verification,
-    always by the engine).
+    With `now` None each lead is evaluated at its stored score's computed_at (verification).
     """
-    if now is not None and connection.vendor == "postgresql":
-        return _compute_scores_sql(lead_ids=lead_ids, models=models, now=now)
-    return _compute_scores_engine(lead_ids=lead_ids, models=models, now=now)
-
-
-def _compute_scores_engine(
-    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime | None
-) -> ChunkScores:
-    """`compute_scores` by the engine alone (`now` None: at each stored score's time)."""
-    leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("account"))
-    stored_at: dict[tuple[int, int], datetime] = {}
-    if now is None:
-        stored_at = {
-            (lead_id, model_id): at
-            for lead_id, model_id, at in LeadScore.objects.filter(lead_id__in=lead_ids).values_list(
-                "lead_id", "scoring_model_id", "computed_at"
-            )
-        }
-    tz, cutoff = timezone.get_default_timezone(), now or timezone.now()
-    chunk = ChunkScores([], defaultdict(list), len(leads), {})
-    audiences: list[tuple[int, LeadFacts, list[PublishedModel]]] = []
-    for lead in leads:
-        facts = lead_facts(lead)
-        inside = []
-        for model in models:
-            if applies_to(model.spec, facts):
-                inside.append(model)
-            else:
-                chunk.outside[model.scoring_model_id].append(lead.pk)
-        if inside:
-            audiences.append((lead.pk, facts, inside))
-    # Only leads some model scores need their activities.
-    activities = activities_by_lead([lead_id for lead_id, _, _ in audiences])
-    for lead_id, facts, inside in audiences:
-        lead_activities = activities.get(lead_id, ())
-        for model in inside:
-            at = now or stored_at.get((lead_id, model.scoring_model_id)) or timezone.now()
-            result = score_lead(model.spec, facts, lead_activities, at, tz)
-            chunk.rows.append(_score_row(lead_id, model, result, at))
-        # The handoff's trigger: the latest activity by the time of scoring (of simultaneous
-        # ones, the kind last in order, as the database picks it).
-        happened = [a for a in lead_activities if a.occurred_at <= cutoff]
-        if happened:
-            chunk.latest[lead_id] = max(happened, key=lambda a: (a.occurred_at, a.kind))
-    return chunk
-
-
-_LEAD_COLUMNS = (
-    "pk", *LEAD_FIELDS, "attributes", "account_id",
-    *(f"account__{name}" for name in ACCOUNT_FIELDS), "account__attributes",
-)  # fmt: skip
-
-
-def leads_facts(lead_ids: Sequence[int]) -> list[tuple[int, LeadFacts]]:
-    """`lead_facts` of many leads from one query of plain values (no model instances)."""
-    n = len(LEAD_FIELDS)
-    created = LEAD_FIELDS.index("created_at")
-    facts = []
-    for row in Lead.objects.filter(pk__any_of=lead_ids).values_list(*_LEAD_COLUMNS):
-        fields, account_id, account = row[1 : n + 1], row[n + 2], row[n + 3 :]
-        facts.append(
-            (
-                row[0],
-                LeadFacts(
-                    fields=dict(zip(LEAD_FIELDS, fields, strict=True)),
-                    attributes=row[n + 1] or {},
-                    account_fields=None
-                    if account_id is None
-                    else dict(zip(ACCOUNT_FIELDS, account[:-1], strict=True)),
-                    account_attributes=None if account_id is None else (account[-1] or {}),
-                    created_at=fields[created],
-                ),
-            )
-        )
-    return facts
-
-
-def _path_column(path: str) -> tuple[str, str | None]:
-    """The values_list column that holds a field path, and the key inside it (attributes)."""
-    owner, _dot, name = path.partition(".")
-    prefix = "" if owner == "lead" else "account__"
-    if name.startswith("attributes."):
-        return prefix + "attributes", name.removeprefix("attributes.")
-    return prefix + name, None
-
-
-def leads_values(lead_ids: Sequence[int], paths: Sequence[str]) -> list[tuple[int, tuple]]:
-    """Per lead, the values of these field paths as `lead_value` reads them from its facts,
-    from a query (per 10,000 leads) of only the columns they need."""
-    columns = list(dict.fromkeys(_path_column(path)[0] for path in paths))
-    readers = []
-    for path in paths:
-        column, key = _path_column(path)
-        readers.append((columns.index(column), key, path.startswith("account.")))
-    rows = []
-    # In batches: SQLite takes at most 32,766 parameters per statement.
-    for batch in _chunks(lead_ids, 10000):
-        query = Lead.objects.filter(pk__any_of=batch).values_list("pk", "account_id", *columns)
-        for lead_id, account_id, *found in query:
-            values = []
-            for position, key, of_account in readers:
-                value = None if of_account and account_id is None else found[position]
-                if key is not None:
-                    value = (value or {}).get(key)
-                values.append(value)
-            rows.append((lead_id, tuple(values)))
-    return rows
-
-
-class _ConditionMemo:
-    """One condition over many leads, decided once per distinct value: most fields hold a few
-    values (a seniority, an employee count), so a chunk asks the same question thousands of
-    times. Only for types whose equal values behave alike: 0.0 == -0.0 and
-    Decimal("1.0") == Decimal("1.00"), yet their texts differ."""
-
-    _PLAIN = frozenset({str, int, bool, type(None)})
-
-    def __init__(self, condition: Condition, position: int) -> None:
-        self.condition = condition
-        self.position = position  # of its field in the lead's values
-        self.known: dict[tuple[type, object], bool] = {}
-
-    def matches(self, values: tuple) -> bool:
-        value = values[self.position]
-        kind = type(value)
-        if kind not in self._PLAIN:
-            return condition_matches(self.condition, value)
-        key = (kind, value)
-        found = self.known.get(key)
-        if found is None:
-            found = self.known[key] = condition_matches(self.condition, value)
-        return found
-
-
-def _compute_scores_sql(
-    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
-) -> ChunkScores:
-    """`compute_scores` with the activity, frequency and inactivity criteria of each model
-    evaluated by PostgreSQL in one statement per model (scoring.sqlengine), attribute criteria
-    and audiences by the engine's conditions, and whatever the database leaves undecided by the
-    engine itself."""
+    specs = [model.spec for model in models]
+    leads = leads_frame(lead_ids, lead_paths(specs))
+    ids = leads.get_column("lead_id")
+    activities = activities_frame(ids.to_list(), property_keys(specs))
     tz = timezone.get_default_timezone()
-    # Only the fields the models' conditions read: the engine gets full facts where needed.
-    paths = list(
-        dict.fromkeys(
-            condition.field
-            for model in models
-            for condition in (
-                *model.spec.audience,
-                *(c.condition for c in model.spec.criteria if isinstance(c, AttributeCriterion)),
-            )
-        )
-    )
-    leads = leads_values(lead_ids, paths)
-    values_by_id = dict(leads)
-    chunk = ChunkScores([], defaultdict(list), len(leads), {})
-    by_engine: dict[int, list[PublishedModel]] = defaultdict(list)
+    chunk = ChunkScores([], defaultdict(list), leads.height, {})
     for model in models:
-        spec = model.spec
-        audience = [_ConditionMemo(c, paths.index(c.field)) for c in spec.audience]
-        inside = []
-        for lead_id, values in leads:
-            if all(memo.matches(values) for memo in audience):
-                inside.append(lead_id)
-            else:
-                chunk.outside[model.scoring_model_id].append(lead_id)
-        if not inside:
-            continue
-        enabled = [c for c in spec.criteria if c.enabled]
-        others = [c for c in enabled if not isinstance(c, AttributeCriterion)]
-        results = criteria_amounts(
-            others,
-            spec,
-            leads="SELECT unnest(%(ids)s::bigint[]) AS lead_id",
-            params={"ids": int_array(inside)},
-            now=now,
-            tz=tz,
-            lead_range=(min(inside), max(inside)),
-        )
-        if any(result is None for result in results):
-            for lead_id in inside:
-                by_engine[lead_id].append(model)
-            continue
-        undecided = set().union(*(result.undecided for result in results if result))
-        found = iter(result.found for result in results if result)
-        # Per enabled criterion: an attribute's condition and its contribution, or what the
-        # database found.
-        slots = [
-            (
-                _ConditionMemo(c.condition, paths.index(c.condition.field)),
-                Contribution(c.name, c.type, round_points(c.points), 1),
-            )
-            if isinstance(c, AttributeCriterion)
-            else (None, (c, next(found)))
-            for c in enabled
-        ]
-        for lead_id in inside:
-            if lead_id in undecided:
-                by_engine[lead_id].append(model)
-                continue
-            values = values_by_id[lead_id]
-            contributions = []
-            for memo, slot in slots:
-                if memo is not None:
-                    if memo.matches(values):
-                        contributions.append(slot)
-                elif (amount := slot[1].get(lead_id)) is not None:
-                    criterion = slot[0]
-                    contributions.append(Contribution(criterion.name, criterion.type, *amount))
-            chunk.rows.append(_score_row(lead_id, model, score_of(spec, contributions), now))
-    if by_engine:
-        facts_by_id = dict(leads_facts(list(by_engine)))
-        activities = activities_by_lead(list(by_engine))
-        for lead_id, inside_models in by_engine.items():
-            facts, lead_activities = facts_by_id[lead_id], activities.get(lead_id, ())
-            for model in inside_models:
-                result = score_lead(model.spec, facts, lead_activities, now, tz)
-                chunk.rows.append(_score_row(lead_id, model, result, now))
+        moments = moments_at(ids, now) if now is not None else _stored_moments(ids, model)
+        scores = evaluate(model.spec, leads, activities, moments, tz)
+        chunk.rows.extend(_score_rows(model, scores))
+        outside = scores.outside.get_column("lead_id").to_list()
+        if outside:
+            chunk.outside[model.scoring_model_id].extend(outside)
+    chunk.latest = _latest_activities(activities, now or timezone.now())
     return chunk
+
+
+def _stored_moments(lead_ids: pl.Series, model: PublishedModel) -> pl.DataFrame:
+    """Each lead at its stored score's time (now where it has none)."""
+    stored = dict(
+        LeadScore.objects.filter(
+            lead_id__any_of=lead_ids.to_list(), scoring_model_id=model.scoring_model_id
+        ).values_list("lead_id", "computed_at")
+    )
+    fallback = timezone.now()
+    return pl.DataFrame(
+        {"lead_id": lead_ids, "at": [stored.get(i, fallback) for i in lead_ids.to_list()]},
+        schema=MOMENT_SCHEMA,
+    )
+
+
+def _score_rows(model: PublishedModel, scores: Scores) -> list[ScoreRow]:
+    criteria = model.spec.criteria
+    explanations: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for m, position, cents, evidence in scores.points.iter_rows():
+        criterion = criteria[position]
+        explanations[m].append(
+            {
+                "criterion": criterion.name,
+                "type": criterion.type,
+                # int / 100 is the float nearest the cents, as float(Decimal) would give.
+                "points": cents / 100,
+                "evidence_count": evidence,
+            }
+        )
+    return [
+        ScoreRow(
+            lead_id=lead_id,
+            scoring_model_id=model.scoring_model_id,
+            version_id=model.version.pk,
+            total=cents_decimal(total),
+            fit=cents_decimal(fit),
+            engagement=cents_decimal(engagement),
+            band=band or "",
+            grade=grade or "",
+            mql=mql,
+            explanation=explanations.get(m, []),
+            computed_at=at,
+        )
+        for m, lead_id, at, total, fit, engagement, band, grade, mql in scores.totals.iter_rows()
+    ]
+
+
+def _latest_activities(activities: pl.DataFrame, cutoff: datetime) -> dict[int, ActivityFact]:
+    """Per lead its latest activity by `cutoff` (a handoff's trigger); of simultaneous ones,
+    the kind last in order."""
+    latest = (
+        activities.filter(pl.col("occurred_at") <= cutoff)
+        .sort("lead_id", "occurred_at", "kind")
+        .group_by("lead_id")
+        .last()
+        .select("lead_id", "kind", "occurred_at")
+    )
+    return {
+        lead_id: ActivityFact(kind=kind, occurred_at=occurred_at)
+        for lead_id, kind, occurred_at in latest.iter_rows()
+    }
 
 
 _UPSERT_COLUMNS = [
@@ -533,13 +327,10 @@ class _Stored:
 
 
 def _scores_store(
-    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime, engine: bool
+    *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
 ) -> tuple[ChunkScores, _Stored]:
-    """Score the leads here (`engine`: by the engine alone) and upsert what they got."""
-    if engine:
-        chunk = _compute_scores_engine(lead_ids=lead_ids, models=models, now=now)
-    else:
-        chunk = compute_scores(lead_ids=lead_ids, models=models, now=now)
+    """Score the leads and upsert what they got."""
+    chunk = compute_scores(lead_ids=lead_ids, models=models, now=now)
     stored = _Stored(latest=chunk.latest)
     before = scores_lock(lead_ids=lead_ids, model_ids=[m.scoring_model_id for m in models])
     written = scores_upsert(chunk.rows)
@@ -679,52 +470,15 @@ def _chunk_rescore(
     *, lead_ids: Sequence[int], models: Sequence[PublishedModel], now: datetime
 ) -> RescoreSummary:
     """Score these leads and store them, with the crossings they cause, inside the caller's
-    transaction (a savepoint of _unscorable_isolate).
-
-    On PostgreSQL each model's scores are computed and stored by the database
-    (scoring.sqlscores); the engine scores what the database cannot decide, and every other
-    database's leads.
-    """
-    summary = RescoreSummary()
+    transaction (a savepoint of _unscorable_isolate)."""
     by_id = {model.scoring_model_id: model for model in models}
-    compiled = (
-        sqlscores.statements(models, lead_ids=lead_ids, now=now, tz=timezone.get_default_timezone())
-        if connection.vendor == "postgresql"
-        else {}
+    chunk, stored = _scores_store(lead_ids=lead_ids, models=models, now=now)
+    summary = RescoreSummary(
+        leads=chunk.leads, scores_written=stored.written, scores_removed=stored.removed
     )
-    in_database = [m for m in models if compiled.get(m.scoring_model_id)]
-    elsewhere = [m for m in models if not compiled.get(m.scoring_model_id)]
-    parts: list[_Stored] = []
-    in_sql = sqlscores.StoredChunk()
-    if in_database:
-        sqlscores.scores_lock_all(lead_ids=lead_ids, model_ids=list(by_id))
-        in_sql = sqlscores.chunk_store(
-            lead_ids=lead_ids, models=in_database, compiled=compiled, now=now
-        )
-        summary.leads = in_sql.leads
-        for model_id, scored in in_sql.scored.items():
-            summary.per_model[by_id[model_id].spec.slug] = scored
-        parts.append(_Stored(in_sql.written, in_sql.removed))
-        for model_id, undecided in in_sql.undecided.items():
-            chunk, stored = _scores_store(
-                lead_ids=undecided, models=[by_id[model_id]], now=now, engine=True
-            )
-            parts.append(stored)
-            _count_rows(summary, chunk.rows, by_id)
-    if elsewhere:
-        chunk, stored = _scores_store(lead_ids=lead_ids, models=elsewhere, now=now, engine=False)
-        summary.leads = max(summary.leads, chunk.leads)
-        parts.append(stored)
-        _count_rows(summary, chunk.rows, by_id)
-    latest = {lead_id: fact for part in parts for lead_id, fact in part.latest.items()}
-    summary.scores_written = sum(part.written for part in parts)
-    summary.scores_removed = sum(part.removed for part in parts)
+    _count_rows(summary, chunk.rows, by_id)
     summary.events, opened = crossings_record(
-        changed=[pair for part in parts for pair in part.changed],
-        models=by_id,
-        latest=latest,
-        recorded=in_sql.events,
-        reached=in_sql.reached,
+        changed=stored.changed, models=by_id, latest=chunk.latest
     )
     summary.handoffs = len(opened)
     ids = list(lead_ids)

@@ -1,15 +1,37 @@
 """The what-if preview gives the numbers a full rescore of the draft would give."""
 
+import polars as pl
 import pytest
 from django.utils import timezone
 
-from rules_admin import services
+from rules_admin import services, whatif
 from rules_admin.whatif import delta_totals, full_totals, whatif_compute
 from scoring.definition import parse_model
-from scoring.models import Criterion, LeadScore
+from scoring.engine import evaluate, lead_paths, moments_at, property_keys
+from scoring.frames import activities_frame, leads_frame
+from scoring.models import Criterion, Lead, LeadScore
 from scoring.services import scoring_model_draft_spec
 
 pytestmark = pytest.mark.django_db
+
+
+def _from_scratch(spec, now):
+    """Lead id -> total in cents of every lead inside the spec's audience, by the engine over
+    everything the spec reads."""
+    ids = list(Lead.objects.values_list("pk", flat=True))
+    leads = leads_frame(ids, lead_paths([spec]))
+    activities = activities_frame(ids, property_keys([spec]))
+    moments = moments_at(leads.get_column("lead_id"), now)
+    totals = evaluate(spec, leads, activities, moments, timezone.get_default_timezone()).totals
+    return dict(totals.select("lead_id", "total").iter_rows())
+
+
+def _by_lead(totals, column):
+    return {
+        lead_id: cents
+        for lead_id, cents in totals.select("lead_id", column).iter_rows()
+        if cents is not None
+    }
 
 
 def _assert_delta_equals_full(scoring_model, now):
@@ -17,8 +39,9 @@ def _assert_delta_equals_full(scoring_model, now):
     draft = scoring_model_draft_spec(scoring_model=scoring_model)
     fast, _names = delta_totals(scoring_model, published, draft, now)
     slow = full_totals(published, draft, now)
-    assert fast.before == slow.before
-    assert fast.after == slow.after
+    assert fast.equals(slow)
+    assert _by_lead(fast, "before") == _from_scratch(published, now)
+    assert _by_lead(fast, "after") == _from_scratch(draft, now)
 
 
 def _criterion(model, name):
@@ -149,3 +172,56 @@ def test_without_a_published_version_every_lead_starts_at_zero(published, frozen
     assert result.full_rescore and not result.has_published
     assert result.mql_before == 0
     assert result.mql_after == LeadScore.objects.filter(mql=True).count()
+
+
+def test_criteria_of_every_type_added_score_as_the_draft_from_scratch(published, frozen):
+    for data in [
+        {"name": "CTO", "type": "attribute", "field": "lead.job_title", "op": "equals",
+         "value": "CTO", "points": 12.5},
+        {"name": "Pricing, decayed", "type": "activity", "kinds": ["page_view"],
+         "where": [{"field": "url", "op": "equals", "value": "/pricing"}], "points": 4,
+         "half_life_days": 14, "cap": 11},
+        {"name": "Downloads a week", "type": "frequency", "kinds": ["download"], "at_least": 2,
+         "within_days": 7, "points": 8},
+        {"name": "Quiet a month", "type": "inactivity", "days": 30, "points": -7.25},
+    ]:  # fmt: skip
+        services.criterion_save(scoring_model=published, data=data)
+    published.refresh_from_db()
+    now = timezone.now()
+    draft = scoring_model_draft_spec(scoring_model=published)
+    totals, names = delta_totals(
+        published, parse_model(published.published_version.definition), draft, now
+    )
+    assert names == ["CTO", "Downloads a week", "Pricing, decayed", "Quiet a month"]
+    expected = _from_scratch(draft, now)
+    assert _by_lead(totals, "after") == expected
+    result = whatif_compute(scoring_model=published)
+    threshold = int(draft.mql_threshold * 100)
+    assert result.mql_after == sum(cents >= threshold for cents in expected.values())
+    assert result.changed == sum(
+        cents != stored * 100
+        for stored, cents in (
+            (score.total, expected[score.lead_id])
+            for score in LeadScore.objects.filter(scoring_model=published)
+        )
+    )
+
+
+def test_a_changed_audience_scores_every_lead_in_chunks(published, frozen, monkeypatch):
+    published.audience = [{"field": "lead.job_title", "op": "in", "value": ["CTO", "Buyer"]}]
+    published.save()
+    now = timezone.now()
+    draft = scoring_model_draft_spec(scoring_model=published)
+    live = parse_model(published.published_version.definition)
+    whole = full_totals(live, draft, now)
+    monkeypatch.setattr(whatif, "CHUNK", 7)
+    assert full_totals(live, draft, now).equals(whole)
+    assert _by_lead(whole, "before") == _from_scratch(live, now)
+    assert _by_lead(whole, "after") == _from_scratch(draft, now)
+    outside = whole.filter(pl.col("after").is_null()).height
+    assert 0 < outside < whole.height
+    result = whatif_compute(scoring_model=published)
+    assert result.full_rescore and result.leads == Lead.objects.count()
+    # The criteria are the live ones: only leads leaving the audience drop out.
+    was_mql = pl.col("before") >= live.mql_threshold * 100
+    assert result.dropped_mql == whole.filter(was_mql & pl.col("after").is_null()).height > 0

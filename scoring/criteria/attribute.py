@@ -1,0 +1,30 @@
+"""Attribute criteria (fit): points when a condition on the lead or its account holds.
+
+Evidence 1. Nothing about them changes as time passes.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from scoring.definition import AttributeCriterion, ModelSpec
+
+from .base import Context, amounts
+
+TYPE = "attribute"
+SPEC = AttributeCriterion
+FIT = True
+
+
+def evaluate(criterion: AttributeCriterion, context: Context) -> pl.DataFrame:
+    matching = context.leads.filter(context.lead_matches([criterion.condition]))
+    hits = context.moments.join(matching.select("lead_id"), on="lead_id", how="semi")
+    return amounts(hits.select("m", amount=pl.lit(criterion.points), evidence=pl.lit(1)))
+
+
+def evidence(criterion: AttributeCriterion, context: Context) -> pl.DataFrame | None:
+    return None
+
+
+def time_dependent(criterion: AttributeCriterion, spec: ModelSpec) -> bool:
+    return False

@@ -1,0 +1,37 @@
+"""Inactivity criteria (engagement, usually negative): points when a lead has gone quiet.
+
+Reference = the latest activity (of `kinds` when given) by the moment, or the lead's created_at
+when later; fires, for its points, when there is no reference or the moment is at least `days`
+after it. Evidence 1.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from scoring.definition import InactivityCriterion, ModelSpec
+
+from .base import MICROSECONDS_PER_DAY, Context, amounts
+
+TYPE = "inactivity"
+SPEC = InactivityCriterion
+FIT = False
+
+
+def evaluate(criterion: InactivityCriterion, context: Context) -> pl.DataFrame:
+    latest = context.seen(criterion.kinds).group_by("m").agg(last=pl.col("occurred_at").max())
+    moments = context.moments.join(
+        context.leads.select("lead_id", "created_at"), on="lead_id", how="left"
+    ).join(latest, on="m", how="left")
+    reference = pl.max_horizontal("last", "created_at")
+    quiet_days = (pl.col("at") - reference).dt.total_microseconds() / MICROSECONDS_PER_DAY
+    fired = moments.filter(reference.is_null() | (quiet_days >= criterion.days))
+    return amounts(fired.select("m", amount=pl.lit(criterion.points), evidence=pl.lit(1)))
+
+
+def evidence(criterion: InactivityCriterion, context: Context) -> pl.DataFrame | None:
+    return None
+
+
+def time_dependent(criterion: InactivityCriterion, spec: ModelSpec) -> bool:
+    return True

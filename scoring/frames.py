@@ -1,0 +1,178 @@
+"""Rows in bulk, as the engine's frames: the one place where the two databases differ.
+
+`leads_frame` and `activities_frame` read what scoring.engine evaluates (see its docstring for the
+columns), with only the values the models read: a chunk of a full rescore reads thousands of
+leads and tens of thousands of activities, so values come out as the engine holds them (JSON
+text, timestamps as microseconds) in one query each, without per-value work in Python where the
+database can do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import islice
+
+import polars as pl
+from django.db import connection
+from django.db.models import F
+from django.db.models.fields.json import KeyTransform
+
+from .criteria.base import property_column
+from .criteria.conditions import value_text
+from .engine import ACTIVITY_SCHEMA, LEAD_SCHEMA, UTC_MICROSECONDS
+from .lookups import int_array
+from .models import Account, Activity, Lead
+
+# SQLite takes at most 32,766 parameters per statement.
+_BATCH = 10_000
+
+
+def _batches(ids: Sequence[int]) -> Iterator[list[int]]:
+    iterator = iter(ids)
+    while batch := list(islice(iterator, _BATCH)):
+        yield batch
+
+
+def _path_expression(path: str) -> F | KeyTransform:
+    """The ORM expression of a field path (lead.x, account.x, lead/account.attributes.k)."""
+    owner, _dot, name = path.partition(".")
+    prefix = "" if owner == "lead" else "account__"
+    if name.startswith("attributes."):
+        return KeyTransform(name.removeprefix("attributes."), prefix + "attributes")
+    return F(prefix + name)
+
+
+def _created_text() -> pl.Expr:
+    """`lead.created_at` as a condition reads it: the JSON text of its ISO form (as Python's
+    isoformat writes it, whichever database it came from)."""
+    at = pl.col("created_at")
+    iso = (
+        pl.when(at.dt.microsecond() == 0)
+        .then(at.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+        .otherwise(at.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+    )
+    return pl.concat_str(pl.lit('"'), iso, pl.lit('"')).cast(pl.Categorical)
+
+
+def _leads_sql(paths: Sequence[str]) -> tuple[str, list[str]]:
+    """PostgreSQL: each path's JSON text computed by the database (no value crosses into
+    Python one by one)."""
+    values, params = [], []
+    for path in paths:
+        owner, _dot, name = path.partition(".")
+        table = "l" if owner == "lead" else "a"
+        if name.startswith("attributes."):
+            values.append(f"({table}.attributes -> %s)::text")
+            params.append(name.removeprefix("attributes."))
+        else:
+            # The name is one of the model's fields (checked when the definition is parsed).
+            values.append(f"to_jsonb({table}.{name})::text")
+    select = ", ".join(
+        [
+            "l.id",
+            "CASE WHEN isfinite(l.created_at) "
+            "THEN (EXTRACT(EPOCH FROM l.created_at) * 1000000)::bigint END",
+            *values,
+        ]
+    )
+    sql = (
+        f"SELECT {select} FROM {Lead._meta.db_table} l "  # noqa: S608 - fixed names
+        f"LEFT JOIN {Account._meta.db_table} a ON a.id = l.account_id "
+        "WHERE l.id = ANY(%s::bigint[])"
+    )
+    return sql, params
+
+
+def leads_frame(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
+    """lead_id, created_at and a JSON-text column per field path, for the leads that exist, in
+    order of lead id."""
+    read = [path for path in paths if path != "lead.created_at"]
+    if connection.vendor == "postgresql":
+        sql, params = _leads_sql(read)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, int_array(lead_ids)])
+            rows = cursor.fetchall()
+        frame = pl.DataFrame(
+            rows,
+            schema={"lead_id": pl.Int64, "created_at": pl.Int64,
+                    **dict.fromkeys(read, pl.Categorical)},
+            orient="row",
+        ).with_columns(
+            created_at=pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        )  # fmt: skip
+    else:
+        frame = _leads_orm(lead_ids, read)
+    if "lead.created_at" in paths:
+        frame = frame.with_columns(_created_text().alias("lead.created_at"))
+    return frame.sort("lead_id").select("lead_id", "created_at", *paths)
+
+
+def _leads_orm(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
+    names = [f"v{i}" for i in range(len(paths))]
+    columns: dict[str, list] = {"lead_id": [], "created_at": [], **{p: [] for p in paths}}
+    for batch in _batches(lead_ids):
+        query = (
+            Lead.objects.filter(pk__any_of=batch)
+            .annotate(**{n: _path_expression(p) for n, p in zip(names, paths, strict=True)})
+            .values_list("pk", "account_id", "created_at", *names)
+        )
+        for lead_id, account_id, created_at, *values in query:
+            columns["lead_id"].append(lead_id)
+            columns["created_at"].append(created_at)
+            for path, value in zip(paths, values, strict=True):
+                # No account: every account value is missing.
+                missing = account_id is None and path.startswith("account.")
+                columns[path].append(None if missing else value_text(value))
+    return pl.DataFrame(columns, schema={**LEAD_SCHEMA, **dict.fromkeys(paths, pl.Categorical)})
+
+
+def activities_frame(
+    lead_ids: Sequence[int], keys: Sequence[str], *, kinds: Sequence[str] = ()
+) -> pl.DataFrame:
+    """lead_id, kind, occurred_at and `properties.<key>` (JSON text) of the leads' activities
+    (of these kinds, when given)."""
+    table = Activity._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    values = []
+    for key in keys:
+        if key == "channel":  # a column, filtered like any other property
+            values.append("to_jsonb(channel)::text" if postgres else "json_quote(channel)")
+        else:
+            values.append("(properties -> %s)::text" if postgres else "properties -> %s")
+    key_params = [key for key in keys if key != "channel"]
+    # A time beyond reading (infinite; SQLite: not a time) is no time: it counts for nothing.
+    when = (
+        "CASE WHEN isfinite(occurred_at) "
+        "THEN (EXTRACT(EPOCH FROM occurred_at) * 1000000)::bigint END"
+        if postgres
+        else "occurred_at"
+    )
+    select = ", ".join(["lead_id", "kind", when, *values])
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for batch in _batches(lead_ids) if not postgres else [list(lead_ids)]:
+            if postgres:
+                where, params = "lead_id = ANY(%s::bigint[])", [int_array(batch)]
+                if kinds:
+                    where += " AND kind = ANY(%s)"
+                    params.append(list(kinds))
+            else:
+                where, params = f"lead_id IN ({', '.join(['%s'] * len(batch))})", list(batch)
+                if kinds:
+                    where += f" AND kind IN ({', '.join(['%s'] * len(kinds))})"
+                    params.extend(kinds)
+            cursor.execute(f"SELECT {select} FROM {table} WHERE {where}", [*key_params, *params])  # noqa: S608
+            rows.extend(cursor.fetchall())
+    names = ["lead_id", "kind", "occurred_at", *map(property_column, keys)]
+    schema = {
+        **ACTIVITY_SCHEMA,
+        # SQLite's driver hands back naive UTC datetimes.
+        "occurred_at": pl.Int64 if postgres else pl.Datetime("us"),
+        **dict.fromkeys(map(property_column, keys), pl.Categorical),
+    }
+    frame = pl.DataFrame(rows, schema=dict(zip(names, schema.values(), strict=True)), orient="row")
+    occurred = pl.col("occurred_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    # By lead and time: the engine's groups are then sorted runs.
+    return frame.with_columns(occurred_at=occurred.cast(UTC_MICROSECONDS)).sort(
+        "lead_id", "occurred_at"
+    )
