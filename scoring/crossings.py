@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from django.db import connection, transaction
 
 from .engine import ActivityFact
@@ -35,12 +36,17 @@ class StoredScore:
         return json.loads(self.explanation_json or "[]")
 
 
-def scores_lock(
-    *, lead_ids: Sequence[int], model_ids: Sequence[int]
-) -> dict[tuple[int, int], StoredScore]:
-    """The stored scores of these leads, locked until commit so crossings are seen only once."""
+STORED_SCHEMA = {
+    "lead_id": pl.Int64, "scoring_model_id": pl.Int64, "total_before": pl.Int64,
+    "band_before": pl.String, "mql_before": pl.Boolean, "version_before": pl.Int64,
+}  # fmt: skip
+
+
+def scores_lock(*, lead_ids: Sequence[int], model_ids: Sequence[int]) -> pl.DataFrame:
+    """The stored scores of these leads (total in cents, band, mql, version), locked until
+    commit so crossings are seen only once."""
     if not lead_ids or not model_ids:
-        return {}
+        return pl.DataFrame(schema=STORED_SCHEMA)
     table = LeadScore._meta.db_table
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     if connection.vendor == "postgresql":
@@ -56,16 +62,36 @@ def scores_lock(
         params = [*lead_ids, *model_ids]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT lead_id, scoring_model_id, total, band, mql, version_id, "  # noqa: S608
+            "SELECT lead_id, scoring_model_id, CAST(total * 100 AS bigint), band, mql, "  # noqa: S608
             # "+ 0": by lead, through the unique index, whatever the statistics say about
             # the models.
-            f"CAST(explanation AS text) FROM {table} WHERE lead_id {leads} "
+            f"version_id FROM {table} WHERE lead_id {leads} "
             f"AND scoring_model_id + 0 {models} ORDER BY lead_id, scoring_model_id{lock}",
             params,
         )
+        rows = cursor.fetchall()
+    return pl.DataFrame(rows, schema=STORED_SCHEMA, orient="row")
+
+
+def stored_explanations(keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The stored explanations (JSON text) of these (lead, model) scores, in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    lead_ids = sorted({lead_id for lead_id, _ in wanted})
+    model_ids = sorted({model_id for _, model_id in wanted})
+    table = LeadScore._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT lead_id, scoring_model_id, CAST(explanation AS text) FROM {table} "  # noqa: S608
+            f"WHERE lead_id IN ({', '.join(['%s'] * len(lead_ids))}) "
+            f"AND scoring_model_id IN ({', '.join(['%s'] * len(model_ids))})",
+            [*lead_ids, *model_ids],
+        )
         return {
-            (lead_id, model_id): StoredScore(Decimal(total), band, mql, version_id, explanation)
-            for lead_id, model_id, total, band, mql, version_id, explanation in cursor.fetchall()
+            (lead_id, model_id): text
+            for lead_id, model_id, text in cursor.fetchall()
+            if (lead_id, model_id) in wanted
         }
 
 

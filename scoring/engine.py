@@ -19,9 +19,10 @@ Conditions on values are described in scoring.criteria.conditions, each criterio
 module.
 
 Totals (ages are (at - occurred_at) in days)
-    Each criterion's amount is rounded to cents, half away from zero. Contributions list every
-    criterion that matched or fired (evidence >= 1), in model order, even when its rounded amount
-    is 0. fit = sum of attribute contributions; engagement = sum of the others; total = fit +
+    Each criterion's amount is rounded to cents, half away from zero, as written to 15
+    significant digits (a decayed 1.005 is 1.01, as round_points rounds it). Contributions list
+    every criterion that matched or fired (evidence >= 1), in model order, even when its rounded
+    amount is 0. fit = sum of attribute contributions; engagement = sum of the others; total = fit +
     engagement (never floored at zero). band = label of the highest band with min <= total, or
     the lowest band when total is below every min; grade likewise on fit (None without grades).
     mql = total >= mql_threshold. Sums are in whole cents, so an explanation adds up exactly.
@@ -184,8 +185,11 @@ def evaluate(
         .select(
             "m",
             "position",
-            cents=(pl.col("amount").round(2, mode="half_away_from_zero") * 100)
-            .round(0)
+            # At 15 significant digits first: 1.005 is rounded as written (1.01), not as
+            # the binary float just below it, as round_points does with the shortest repr.
+            cents=(pl.col("amount") * 100)
+            .round_sig_figs(15)
+            .round(0, mode="half_away_from_zero")
             .cast(pl.Int64),
             evidence=pl.col("evidence"),
         )

@@ -9,17 +9,22 @@ database can do it.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
 import polars as pl
+import psycopg
 from django.db import connection
 from django.db.models import F
 from django.db.models.fields.json import KeyTransform
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 from .criteria.base import property_column
 from .criteria.conditions import value_text
-from .engine import ACTIVITY_SCHEMA, LEAD_SCHEMA, UTC_MICROSECONDS
+from .engine import LEAD_SCHEMA, UTC_MICROSECONDS
 from .lookups import int_array
 from .models import Account, Activity, Lead
 
@@ -40,6 +45,33 @@ def _path_expression(path: str) -> F | KeyTransform:
     if name.startswith("attributes."):
         return KeyTransform(name.removeprefix("attributes."), prefix + "attributes")
     return F(prefix + name)
+
+
+_EPOCH_2000 = 946_684_800_000_000  # PostgreSQL counts time from 2000-01-01, in microseconds
+_INFINITIES = (2**63 - 1, -(2**63))
+_INT64 = struct.Struct(">q")
+
+
+class _Microseconds(Loader):
+    """A binary timestamptz as microseconds since 1970 (no datetime object per value); an
+    infinite time is no time."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> int | None:
+        (value,) = _INT64.unpack(data)
+        return None if value in _INFINITIES else value + _EPOCH_2000
+
+
+def _fetched(sql: str, params: Sequence[object], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """PostgreSQL: a query's rows as a frame, fetched in binary (a timestamp is 8 bytes to read,
+    not text to parse) on the connection of the caller's transaction."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.adapters.register_loader("timestamptz", _Microseconds)
+        cursor.execute(sql, params, binary=True)
+        rows = cursor.fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _created_text() -> pl.Expr:
@@ -70,15 +102,14 @@ def _leads_sql(paths: Sequence[str]) -> tuple[str, list[str]]:
     select = ", ".join(
         [
             "l.id",
-            "CASE WHEN isfinite(l.created_at) "
-            "THEN (EXTRACT(EPOCH FROM l.created_at) * 1000000)::bigint END",
+            "l.created_at",
             *values,
         ]
     )
     sql = (
         f"SELECT {select} FROM {Lead._meta.db_table} l "  # noqa: S608 - fixed names
         f"LEFT JOIN {Account._meta.db_table} a ON a.id = l.account_id "
-        "WHERE l.id = ANY(%s::bigint[])"
+        "WHERE l.id BETWEEN %s AND %s AND l.id = ANY(%s::bigint[])"
     )
     return sql, params
 
@@ -89,17 +120,12 @@ def leads_frame(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
     read = [path for path in paths if path != "lead.created_at"]
     if connection.vendor == "postgresql":
         sql, params = _leads_sql(read)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, int_array(lead_ids)])
-            rows = cursor.fetchall()
-        frame = pl.DataFrame(
-            rows,
-            schema={"lead_id": pl.Int64, "created_at": pl.Int64,
-                    **dict.fromkeys(read, pl.Categorical)},
-            orient="row",
-        ).with_columns(
+        schema = {"lead_id": pl.Int64, "created_at": pl.Int64,
+                  **dict.fromkeys(read, pl.Categorical)}  # fmt: skip
+        bounds = [min(lead_ids, default=0), max(lead_ids, default=0)]
+        frame = _fetched(sql, [*params, *bounds, int_array(lead_ids)], schema).with_columns(
             created_at=pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        )  # fmt: skip
+        )
     else:
         frame = _leads_orm(lead_ids, read)
     if "lead.created_at" in paths:
@@ -130,7 +156,7 @@ def activities_frame(
     lead_ids: Sequence[int], keys: Sequence[str], *, kinds: Sequence[str] = ()
 ) -> pl.DataFrame:
     """lead_id, kind, occurred_at and `properties.<key>` (JSON text) of the leads' activities
-    (of these kinds, when given)."""
+    (of these kinds, when given), by lead and time."""
     table = Activity._meta.db_table
     postgres = connection.vendor == "postgresql"
     values = []
@@ -141,36 +167,38 @@ def activities_frame(
             values.append("(properties -> %s)::text" if postgres else "properties -> %s")
     key_params = [key for key in keys if key != "channel"]
     # A time beyond reading (infinite; SQLite: not a time) is no time: it counts for nothing.
-    when = (
-        "CASE WHEN isfinite(occurred_at) "
-        "THEN (EXTRACT(EPOCH FROM occurred_at) * 1000000)::bigint END"
-        if postgres
-        else "occurred_at"
-    )
-    select = ", ".join(["lead_id", "kind", when, *values])
-    rows: list[tuple] = []
-    with connection.cursor() as cursor:
-        for batch in _batches(lead_ids) if not postgres else [list(lead_ids)]:
-            if postgres:
-                where, params = "lead_id = ANY(%s::bigint[])", [int_array(batch)]
-                if kinds:
-                    where += " AND kind = ANY(%s)"
-                    params.append(list(kinds))
-            else:
+    select = ", ".join(["lead_id", "kind", "occurred_at", *values])
+    names = ["lead_id", "kind", "occurred_at", *map(property_column, keys)]
+    schema = dict(
+        zip(
+            names,
+            [pl.Int64, pl.Categorical, pl.Int64 if postgres else pl.Datetime("us"),
+             *[pl.Categorical] * len(keys)],
+            strict=True,
+        )
+    )  # fmt: skip
+    if postgres:
+        # The range first: a chunk's leads are consecutive, and the index scans just them.
+        where = "lead_id BETWEEN %s AND %s AND lead_id = ANY(%s::bigint[])"
+        params = [min(lead_ids, default=0), max(lead_ids, default=0), int_array(lead_ids)]
+        if kinds:
+            where += " AND kind = ANY(%s)"
+            params.append(list(kinds))
+        sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
+        frame = _fetched(sql, [*key_params, *params], schema)
+    else:
+        rows: list[tuple] = []
+        with connection.cursor() as cursor:
+            for batch in _batches(lead_ids):
                 where, params = f"lead_id IN ({', '.join(['%s'] * len(batch))})", list(batch)
                 if kinds:
                     where += f" AND kind IN ({', '.join(['%s'] * len(kinds))})"
                     params.extend(kinds)
-            cursor.execute(f"SELECT {select} FROM {table} WHERE {where}", [*key_params, *params])  # noqa: S608
-            rows.extend(cursor.fetchall())
-    names = ["lead_id", "kind", "occurred_at", *map(property_column, keys)]
-    schema = {
-        **ACTIVITY_SCHEMA,
-        # SQLite's driver hands back naive UTC datetimes.
-        "occurred_at": pl.Int64 if postgres else pl.Datetime("us"),
-        **dict.fromkeys(map(property_column, keys), pl.Categorical),
-    }
-    frame = pl.DataFrame(rows, schema=dict(zip(names, schema.values(), strict=True)), orient="row")
+                # SQLite's driver hands back naive UTC datetimes.
+                sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
+                cursor.execute(sql, [*key_params, *params])
+                rows.extend(cursor.fetchall())
+        frame = pl.DataFrame(rows, schema=schema, orient="row")
     occurred = pl.col("occurred_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     # By lead and time: the engine's groups are then sorted runs.
     return frame.with_columns(occurred_at=occurred.cast(UTC_MICROSECONDS)).sort(

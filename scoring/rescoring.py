@@ -12,7 +12,7 @@ in the admin) and skipped, the others stored (leads_rescore_chunk, _unscorable_i
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,10 +24,11 @@ import psycopg
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
-from .crossings import StoredScore, crossings_record, scores_lock
+from .crossings import StoredScore, crossings_record, scores_lock, stored_explanations
 from .definition import ACCOUNT_FIELDS, LEAD_FIELDS, ModelSpec, parse_model
 from .engine import (
     MOMENT_SCHEMA,
+    UTC_MICROSECONDS,
     ActivityFact,
     LeadFacts,
     Scores,
@@ -46,7 +47,6 @@ from .models import (
     UnscorableLead,
 )
 from .signals import scores_stored
-from .staging import copy_to_stage
 
 CHUNK_SIZE = 1000
 logger = logging.getLogger(__name__)
@@ -156,14 +156,24 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
+SCORE_SCHEMA = {
+    "lead_id": pl.Int64, "scoring_model_id": pl.Int64, "version_id": pl.Int64,
+    "total": pl.Int64, "fit": pl.Int64, "engagement": pl.Int64,  # in cents
+    "band": pl.String, "grade": pl.String, "mql": pl.Boolean, "explanation": pl.String,
+    "computed_at": UTC_MICROSECONDS,
+}  # fmt: skip
+
+
 @dataclass
 class ChunkScores:
-    rows: list[ScoreRow]
+    scores: pl.DataFrame  # SCORE_SCHEMA: one row per lead and model that scores it
     outside: dict[int, list[int]]  # model id -> lead ids outside its audience
     leads: int
-    # lead id -> its latest activity: the handoff's trigger where handoffs are opened row by row
-    # (elsewhere than PostgreSQL, whose statement finds it)
-    latest: dict[int, ActivityFact]
+    latest: Mapping[int, ActivityFact]  # lead id -> its latest activity (a handoff's trigger)
+
+    @property
+    def rows(self) -> list[ScoreRow]:
+        return score_rows(self.scores)
 
 
 def compute_scores(
@@ -178,16 +188,17 @@ def compute_scores(
     ids = leads.get_column("lead_id")
     activities = activities_frame(ids.to_list(), property_keys(specs))
     tz = timezone.get_default_timezone()
-    chunk = ChunkScores([], defaultdict(list), leads.height, {})
+    parts, outside = [], defaultdict(list)
     for model in models:
         moments = moments_at(ids, now) if now is not None else _stored_moments(ids, model)
         scores = evaluate(model.spec, leads, activities, moments, tz)
-        chunk.rows.extend(_score_rows(model, scores))
-        outside = scores.outside.get_column("lead_id").to_list()
-        if outside:
-            chunk.outside[model.scoring_model_id].extend(outside)
-    chunk.latest = _latest_activities(activities, now or timezone.now())
-    return chunk
+        parts.append(_score_frame(model, scores))
+        gone = scores.outside.get_column("lead_id").to_list()
+        if gone:
+            outside[model.scoring_model_id].extend(gone)
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=SCORE_SCHEMA)
+    latest = LatestActivities(activities, now or timezone.now())
+    return ChunkScores(frame, outside, leads.height, latest)
 
 
 def _stored_moments(lead_ids: pl.Series, model: PublishedModel) -> pl.DataFrame:
@@ -204,52 +215,133 @@ def _stored_moments(lead_ids: pl.Series, model: PublishedModel) -> pl.DataFrame:
     )
 
 
-def _score_rows(model: PublishedModel, scores: Scores) -> list[ScoreRow]:
-    criteria = model.spec.criteria
-    explanations: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for m, position, cents, evidence in scores.points.iter_rows():
-        criterion = criteria[position]
-        explanations[m].append(
-            {
-                "criterion": criterion.name,
-                "type": criterion.type,
-                # int / 100 is the float nearest the cents, as float(Decimal) would give.
-                "points": cents / 100,
-                "evidence_count": evidence,
-            }
+def _points_json() -> pl.Expr:
+    """Cents as json.dumps writes the float nearest them (12.3, 20.0, -0.05)."""
+    cents = pl.col("cents")
+    whole = (cents.abs() // 100).cast(pl.String)
+    rest = cents.abs() % 100
+    fraction = (
+        pl.when(rest == 0)
+        .then(pl.lit("0"))
+        .when(rest % 10 == 0)
+        .then((rest // 10).cast(pl.String))
+        .otherwise(rest.cast(pl.String).str.zfill(2))
+    )
+    sign = pl.when(cents < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    return pl.concat_str(sign, whole, pl.lit("."), fraction)
+
+
+def _score_frame(model: PublishedModel, scores: Scores) -> pl.DataFrame:
+    """The engine's scores as rows to store, the explanation written column-wise as JSON."""
+    criteria = pl.DataFrame(
+        {
+            "position": list(range(len(model.spec.criteria))),
+            "head": [
+                '{"criterion": ' + json.dumps(c.name) + ', "type": ' + json.dumps(c.type)
+                for c in model.spec.criteria
+            ],
+        },
+        schema={"position": pl.UInt32, "head": pl.String},
+    )
+    items = (
+        scores.points.join(criteria, on="position", how="left")
+        .sort("m", "position")
+        .select(
+            "m",
+            item=pl.concat_str(
+                "head",
+                pl.lit(', "points": '),
+                _points_json(),
+                pl.lit(', "evidence_count": '),
+                pl.col("evidence").cast(pl.String),
+                pl.lit("}"),
+            ),
         )
+        .group_by("m", maintain_order=True)
+        .agg(explanation=pl.concat_str(pl.lit("["), pl.col("item").str.join(", "), pl.lit("]")))
+    )
+    return (
+        scores.totals.join(items, on="m", how="left")
+        .select(
+            "lead_id",
+            scoring_model_id=pl.lit(model.scoring_model_id, dtype=pl.Int64),
+            version_id=pl.lit(model.version.pk, dtype=pl.Int64),
+            total="total",
+            fit="fit",
+            engagement="engagement",
+            band=pl.col("band").fill_null(""),
+            grade=pl.col("grade").fill_null(""),
+            mql="mql",
+            explanation=pl.col("explanation").fill_null("[]"),
+            computed_at="at",
+        )
+        .cast(SCORE_SCHEMA)
+    )
+
+
+def score_rows(scores: pl.DataFrame) -> list[ScoreRow]:
+    """Scores as plain objects (a few at a time: a crossing's reason, a verification)."""
     return [
         ScoreRow(
-            lead_id=lead_id,
-            scoring_model_id=model.scoring_model_id,
-            version_id=model.version.pk,
-            total=cents_decimal(total),
-            fit=cents_decimal(fit),
-            engagement=cents_decimal(engagement),
-            band=band or "",
-            grade=grade or "",
-            mql=mql,
-            explanation=explanations.get(m, []),
-            computed_at=at,
+            lead_id=row["lead_id"],
+            scoring_model_id=row["scoring_model_id"],
+            version_id=row["version_id"],
+            total=cents_decimal(row["total"]),
+            fit=cents_decimal(row["fit"]),
+            engagement=cents_decimal(row["engagement"]),
+            band=row["band"],
+            grade=row["grade"],
+            mql=row["mql"],
+            explanation=json.loads(row["explanation"]),
+            computed_at=row["computed_at"],
         )
-        for m, lead_id, at, total, fit, engagement, band, grade, mql in scores.totals.iter_rows()
+        for row in scores.iter_rows(named=True)
     ]
 
 
-def _latest_activities(activities: pl.DataFrame, cutoff: datetime) -> dict[int, ActivityFact]:
-    """Per lead its latest activity by `cutoff` (a handoff's trigger); of simultaneous ones,
-    the kind last in order."""
-    latest = (
-        activities.filter(pl.col("occurred_at") <= cutoff)
-        .sort("lead_id", "occurred_at", "kind")
-        .group_by("lead_id")
-        .last()
-        .select("lead_id", "kind", "occurred_at")
+def _scores_of_rows(rows: Sequence[ScoreRow]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "lead_id": [r.lead_id for r in rows],
+            "scoring_model_id": [r.scoring_model_id for r in rows],
+            "version_id": [r.version_id for r in rows],
+            **{
+                name: [int(getattr(r, name) * 100) for r in rows]
+                for name in ("total", "fit", "engagement")
+            },
+            "band": [r.band for r in rows],
+            "grade": [r.grade for r in rows],
+            "mql": [r.mql for r in rows],
+            "explanation": [json.dumps(r.explanation) for r in rows],
+            "computed_at": [r.computed_at for r in rows],
+        },
+        schema=SCORE_SCHEMA,
     )
-    return {
-        lead_id: ActivityFact(kind=kind, occurred_at=occurred_at)
-        for lead_id, kind, occurred_at in latest.iter_rows()
-    }
+
+
+class LatestActivities(Mapping[int, ActivityFact]):
+    """Per lead its latest activity by `cutoff` (a handoff's trigger; of simultaneous ones, the
+    kind last in order), found column-wise and made an object only when asked for."""
+
+    def __init__(self, activities: pl.DataFrame, cutoff: datetime) -> None:
+        latest = (
+            activities.filter(pl.col("occurred_at") <= cutoff)
+            .sort("lead_id", "occurred_at", pl.col("kind").cast(pl.String))
+            .group_by("lead_id", maintain_order=True)
+            .last()
+        )
+        self._position = {lead_id: i for i, lead_id in enumerate(latest["lead_id"].to_list())}
+        self._latest = latest.select("kind", "occurred_at")
+
+    def __getitem__(self, lead_id: int) -> ActivityFact:
+        kind, occurred_at = self._latest.row(self._position[lead_id])
+        return ActivityFact(kind=kind, occurred_at=occurred_at)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
 
 
 _UPSERT_COLUMNS = [
@@ -272,58 +364,75 @@ def _upsert_sql(table: str, source: str) -> str:
 
 
 _STAGE_COLUMNS = (
-    "lead_id bigint, scoring_model_id bigint, version_id bigint, total numeric, fit numeric, "
-    "engagement numeric, band text, grade text, mql boolean, explanation jsonb, "
+    "lead_id bigint, scoring_model_id bigint, version_id bigint, total bigint, fit bigint, "
+    "engagement bigint, band text, grade text, mql boolean, explanation jsonb, "
     "computed_at timestamptz"
+)
+# The staged amounts are cents; the score's columns hold points.
+_STAGED = (
+    "SELECT lead_id, scoring_model_id, version_id, total / 100.0, fit / 100.0, "
+    "engagement / 100.0, band, grade, mql, explanation, computed_at FROM leadscore_incoming"
 )
 
 
-def _upsert_values(row: ScoreRow) -> tuple[object, ...]:
-    return (
-        row.lead_id, row.scoring_model_id, row.version_id, row.total, row.fit, row.engagement,
-        row.band, row.grade, row.mql, json.dumps(row.explanation), row.computed_at,
-    )  # fmt: skip
+def _stage(cursor: Any, scores: pl.DataFrame) -> None:
+    """PostgreSQL: the scores into a temporary table, in one COPY of CSV written by polars."""
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS leadscore_incoming ({_STAGE_COLUMNS}) "
+        "ON COMMIT DELETE ROWS"
+    )
+    cursor.execute("TRUNCATE leadscore_incoming")
+    text = scores.write_csv(include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
+    with cursor.cursor.copy("COPY leadscore_incoming FROM STDIN (FORMAT csv)") as copy:
+        copy.write(text)
 
 
-def scores_upsert(rows: Sequence[ScoreRow]) -> set[tuple[int, int]]:
+def scores_upsert(scores: pl.DataFrame | Sequence[ScoreRow]) -> pl.DataFrame:
     """Insert or update scores; a row never replaces one from a newer version, nor, within the
     same version, one computed at a later time (from newer data).
 
-    Returns the (lead id, model id) pairs written (refused stale writes are left out).
+    Returns the (lead_id, scoring_model_id) pairs written (refused stale writes are left out).
     """
+    if not isinstance(scores, pl.DataFrame):
+        scores = _scores_of_rows(scores)
     table = LeadScore._meta.db_table
-    written: set[tuple[int, int]] = set()
-    if not rows:
-        return written
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            staged = copy_to_stage(
-                cursor,
-                name="leadscore_incoming",
-                columns=_STAGE_COLUMNS,
-                rows=map(_upsert_values, rows),
-            )
-            cursor.execute(_upsert_sql(table, staged))
-            return set(map(tuple, cursor.fetchall()))
-        row_marks = "(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"
-        for start in range(0, len(rows), 500):
-            batch = rows[start : start + 500]
-            cursor.execute(
-                _upsert_sql(table, "VALUES " + ", ".join([row_marks] * len(batch))),
-                [value for row in batch for value in _upsert_values(row)],
-            )
-            written.update(map(tuple, cursor.fetchall()))
-    return written
+    written: list[tuple[int, int]] = []
+    if not scores.is_empty():
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                _stage(cursor, scores.select(list(SCORE_SCHEMA)))
+                cursor.execute(_upsert_sql(table, _STAGED))
+                written = cursor.fetchall()
+            else:
+                row_marks = "(" + ", ".join(["%s"] * len(_UPSERT_COLUMNS)) + ")"
+                for batch in scores.iter_slices(500):
+                    values = [
+                        value
+                        for row in score_rows(batch)
+                        for value in (
+                            row.lead_id, row.scoring_model_id, row.version_id, row.total,
+                            row.fit, row.engagement, row.band, row.grade, row.mql,
+                            json.dumps(row.explanation), row.computed_at,
+                        )
+                    ]  # fmt: skip
+                    sql = _upsert_sql(table, "VALUES " + ", ".join([row_marks] * batch.height))
+                    cursor.execute(sql, values)
+                    written.extend(cursor.fetchall())
+    return pl.DataFrame(
+        written, schema={"lead_id": pl.Int64, "scoring_model_id": pl.Int64}, orient="row"
+    )
 
 
 @dataclass
 class _Stored:
-    """Scores written by one path of a chunk, and the pairs (before, after) they changed."""
+    """Scores written by a chunk, and the pairs (before, after) that cross a threshold."""
 
     written: int = 0
     removed: int = 0
-    changed: list[tuple[StoredScore | None, ScoreRow]] = field(default_factory=list)
-    latest: dict[int, ActivityFact] = field(default_factory=dict)
+    crossing: list[tuple[StoredScore | None, ScoreRow]] = field(default_factory=list)
+
+
+_KEYS = ["lead_id", "scoring_model_id"]
 
 
 def _scores_store(
@@ -331,19 +440,41 @@ def _scores_store(
 ) -> tuple[ChunkScores, _Stored]:
     """Score the leads and upsert what they got."""
     chunk = compute_scores(lead_ids=lead_ids, models=models, now=now)
-    stored = _Stored(latest=chunk.latest)
+    stored = _Stored()
     before = scores_lock(lead_ids=lead_ids, model_ids=[m.scoring_model_id for m in models])
-    written = scores_upsert(chunk.rows)
-    stored.written = len(written)
-    stored.changed = [
-        (before.get(key), row)
-        for row in chunk.rows
-        if (key := (row.lead_id, row.scoring_model_id)) in written
-    ]
+    # Only the scores that reach or leave MQL or change band become events; the rest is done.
+    moving = chunk.scores.join(before, on=_KEYS, how="left").filter(
+        pl.when(pl.col("version_before").is_null())
+        .then(pl.col("mql"))
+        .otherwise(
+            (pl.col("mql") != pl.col("mql_before")) | (pl.col("band") != pl.col("band_before"))
+        )
+    )
+    # Their explanations as stored, for the reasons: read before they are overwritten.
+    explanations = stored_explanations(
+        moving.filter(pl.col("version_before").is_not_null()).select(_KEYS).rows()
+    )
+    written = scores_upsert(chunk.scores)
+    stored.written = written.height
+    moved = moving.join(written, on=_KEYS, how="semi")
+    before_columns = ["total_before", "band_before", "mql_before", "version_before"]
+    for row, (total, band, mql, version) in zip(
+        score_rows(moved.select(list(SCORE_SCHEMA))),
+        moved.select(before_columns).rows(),
+        strict=True,
+    ):
+        previous = None
+        if version is not None:
+            key = (row.lead_id, row.scoring_model_id)
+            previous = StoredScore(
+                cents_decimal(total), band, mql, version, explanations.get(key, "[]")
+            )
+        stored.crossing.append((previous, row))
+    had_scores = set(before.select(_KEYS).rows())
     for model_id, ids in chunk.outside.items():
         # A lead that left a model's audience no longer carries its score (the lock above
         # read every stored score of the chunk, so only those that exist are deleted).
-        gone = [lead_id for lead_id in ids if (lead_id, model_id) in before]
+        gone = [lead_id for lead_id in ids if (lead_id, model_id) in had_scores]
         if gone:
             removed, _ = LeadScore.objects.filter(
                 scoring_model_id=model_id, lead_id__any_of=gone
@@ -476,9 +607,11 @@ def _chunk_rescore(
     summary = RescoreSummary(
         leads=chunk.leads, scores_written=stored.written, scores_removed=stored.removed
     )
-    _count_rows(summary, chunk.rows, by_id)
+    for model_id, count in chunk.scores.group_by("scoring_model_id").len().rows():
+        slug = by_id[model_id].spec.slug
+        summary.per_model[slug] = summary.per_model.get(slug, 0) + count
     summary.events, opened = crossings_record(
-        changed=stored.changed, models=by_id, latest=chunk.latest
+        changed=stored.crossing, models=by_id, latest=chunk.latest
     )
     summary.handoffs = len(opened)
     ids = list(lead_ids)
@@ -488,14 +621,6 @@ def _chunk_rescore(
         lambda: scores_stored.send(sender=LeadScore, lead_ids=ids, opened_handoff_ids=opened)
     )
     return summary
-
-
-def _count_rows(
-    summary: RescoreSummary, rows: Sequence[ScoreRow], by_id: dict[int, PublishedModel]
-) -> None:
-    for row in rows:
-        slug = by_id[row.scoring_model_id].spec.slug
-        summary.per_model[slug] = summary.per_model.get(slug, 0) + 1
 
 
 def leads_rescore(

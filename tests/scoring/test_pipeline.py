@@ -376,11 +376,11 @@ def test_a_newer_version_wins_even_over_a_later_write_of_an_older_version(
     at = timezone.now() + timedelta(days=1)
     newer = compute_scores(lead_ids=[lead.pk], models=new_models, now=at)
     later_but_older = compute_scores(lead_ids=[lead.pk], models=old_models, now=at + timedelta(1))
-    assert scores_upsert(newer.rows) == {(lead.pk, model.pk)}
-    assert scores_upsert(later_but_older.rows) == set()
+    assert set(scores_upsert(newer.rows).rows()) == {(lead.pk, model.pk)}
+    assert set(scores_upsert(later_but_older.rows).rows()) == set()
     # Same version: only a later computation replaces an earlier one.
     earlier = compute_scores(lead_ids=[lead.pk], models=new_models, now=at - timedelta(hours=1))
-    assert scores_upsert(earlier.rows) == set()
+    assert set(scores_upsert(earlier.rows).rows()) == set()
     assert _score(lead).version.number == 2 and _score(lead).computed_at == at
 
 

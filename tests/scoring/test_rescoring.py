@@ -53,7 +53,7 @@ def test_an_older_version_never_overwrites_a_newer_score(leads):
     from scoring.rescoring import compute_scores
 
     stale = compute_scores(lead_ids=[target.pk], models=old_models, now=NOW + timedelta(1))
-    assert scores_upsert(stale.rows) == set()
+    assert set(scores_upsert(stale.rows).rows()) == set()
     assert LeadScore.objects.get(lead=target).version == model.versions.get(number=2)
 
 
