@@ -17,8 +17,8 @@ FIT = True
 
 
 def evaluate(criterion: AttributeCriterion, context: Context) -> pl.DataFrame:
-    matching = context.leads.filter(context.lead_matches([criterion.condition]))
-    hits = context.moments.join(matching.select("lead_id"), on="lead_id", how="semi")
+    matches = context.lead_matches([criterion.condition]).gather(context.lead_rows)
+    hits = context.moments.filter(matches)
     return amounts(hits.select("m", amount=pl.lit(criterion.points), evidence=pl.lit(1)))
 
 

@@ -83,20 +83,32 @@ class Context:
         return mask
 
     @cached_property
+    def lead_rows(self) -> pl.Series:
+        """Per moment, the row of its lead in the leads frame."""
+        rows = self.leads.select("lead_id").with_row_index("row")
+        return (
+            self.moments.select("lead_id")
+            .join(rows, on="lead_id", how="left", maintain_order="left")
+            .get_column("row")
+        )
+
+    @cached_property
     def happened(self) -> pl.DataFrame:
         """Every activity that had happened at each moment of its lead: m, activity,
         occurred_at, age_days (found once, filtered by each criterion)."""
         acts = self.activities.select("lead_id", "activity", "occurred_at")
         moments = self.moments
-        if moments.height and moments.get_column("lead_id").is_unique().all():
-            # One moment per lead, the usual case: a lookup by lead, not a join.
-            low = moments.get_column("lead_id").min()
-            high = moments.get_column("lead_id").max()
-            ids = moments.get_column("lead_id") - low
-            slots = pl.Series(values=[None] * (high - low + 1), dtype=pl.UInt32).scatter(
+        lead_ids = moments.get_column("lead_id")
+        low, high = lead_ids.min(), lead_ids.max()
+        dense = moments.height and high - low < 4 * moments.height + 1024
+        if dense and lead_ids.is_unique().all():
+            # One moment per lead over a compact range of ids, the usual case: a lookup by
+            # lead, not a join.
+            ids = lead_ids - low
+            slots = pl.repeat(None, high - low + 1, dtype=pl.UInt32, eager=True).scatter(
                 ids, moments.get_column("m")
             )
-            times = pl.Series(values=[None] * (high - low + 1), dtype=self.moments.schema["at"])
+            times = pl.repeat(None, high - low + 1, dtype=moments.schema["at"], eager=True)
             times = times.scatter(ids, moments.get_column("at"))
             acts = acts.filter(pl.col("lead_id").is_between(low, high))
             offsets = acts.get_column("lead_id") - low

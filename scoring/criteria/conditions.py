@@ -179,8 +179,9 @@ def columns_match(
     distinct: Sequence[Sequence[str | None]] | None = None,
 ) -> pl.Series:
     """Whether every condition holds for its column (all true when there are none)."""
-    result = pl.repeat(True, length, dtype=pl.Boolean, eager=True)
+    result = None
     for position, (condition, texts) in enumerate(zip(conditions, columns, strict=True)):
         known = None if distinct is None else distinct[position]
-        result = result & column_matches(condition, texts, known)
-    return result
+        matched = column_matches(condition, texts, known)
+        result = matched if result is None else result & matched
+    return pl.repeat(True, length, dtype=pl.Boolean, eager=True) if result is None else result
