@@ -61,7 +61,7 @@ from scoring.definition import (
 __all__ = [
     "ActivityFact", "Contribution", "LeadFacts", "LeadScoreResult", "Scores", "applies_to",
     "busiest_span", "condition_matches", "counted_activities", "evaluate", "is_time_dependent",
-    "round_points", "score_lead", "score_of", "score_over_time", "to_decimal",
+    "round_points", "score_lead", "score_over_time", "to_decimal",
 ]  # fmt: skip
 
 CENT = Decimal("0.01")
@@ -146,19 +146,11 @@ def evaluate(
     time_zone: str | tzinfo,
 ) -> Scores:
     """Score the model at every moment (see the module docstring for the frames)."""
-    moments = moments.select(
-        pl.col("lead_id").cast(pl.Int64), pl.col("at").cast(UTC_MICROSECONDS)
-    ).with_row_index("m")
+    moments = _numbered(moments)
     inside_ids = leads.filter(_audience(spec, leads)).select("lead_id")
     inside = moments.join(inside_ids, on="lead_id", how="semi")
     outside = moments.join(inside_ids, on="lead_id", how="anti").select("m", "lead_id")
-    context = _Context(
-        spec=spec,
-        leads=leads,
-        activities=activities.with_row_index("activity"),
-        moments=inside,
-        time_zone=_time_zone_name(time_zone),
-    )
+    context = _context(spec, leads, activities, inside, time_zone)
     parts, fit_positions = [], []
     for position, criterion in enumerate(spec.criteria):
         if not criterion.enabled:
@@ -222,6 +214,29 @@ def moments_at(lead_ids: pl.Series | Sequence[int], at: datetime) -> pl.DataFram
     )
 
 
+def _numbered(moments: pl.DataFrame) -> pl.DataFrame:
+    """The moments in the engine's types, each numbered (m) by its position."""
+    return moments.select(
+        pl.col("lead_id").cast(pl.Int64), pl.col("at").cast(UTC_MICROSECONDS)
+    ).with_row_index("m")
+
+
+def _context(
+    spec: ModelSpec,
+    leads: pl.DataFrame,
+    activities: pl.DataFrame,
+    moments: pl.DataFrame,
+    time_zone: str | tzinfo,
+) -> _Context:
+    return _Context(
+        spec=spec,
+        leads=leads,
+        activities=activities.with_row_index("activity"),
+        moments=moments,
+        time_zone=_time_zone_name(time_zone),
+    )
+
+
 def _audience(spec: ModelSpec, leads: pl.DataFrame) -> pl.Series:
     columns = [leads.get_column(c.field) for c in spec.audience]
     return columns_match(spec.audience, columns, leads.height)
@@ -264,16 +279,7 @@ def evidence_of(
 ) -> pl.DataFrame | None:
     """The activities behind one criterion's points (m, activity: the row of `activities`),
     newest first; None for types whose evidence is not activities."""
-    moments = moments.select(
-        pl.col("lead_id").cast(pl.Int64), pl.col("at").cast(UTC_MICROSECONDS)
-    ).with_row_index("m")
-    context = _Context(
-        spec=spec,
-        leads=leads,
-        activities=activities.with_row_index("activity"),
-        moments=moments,
-        time_zone=_time_zone_name(time_zone),
-    )
+    context = _context(spec, leads, activities, _numbered(moments), time_zone)
     criterion = spec.criteria[position]
     return criterion_type(criterion).evidence(criterion, context)
 
@@ -516,21 +522,3 @@ def busiest_span(
     """The activities of a frequency criterion's largest span at `now`, newest first."""
     spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
     return _evidence_activities(spec, criterion, activities, now, tz)
-
-
-def score_of(spec: ModelSpec, contributions: Sequence[Contribution]) -> LeadScoreResult:
-    """Totals, band, grade and MQL from a lead's contributions (in model order)."""
-    fit = sum((c.points for c in contributions if c.type == "attribute"), Decimal("0.00"))
-    engagement = sum((c.points for c in contributions if c.type != "attribute"), Decimal("0.00"))
-    total = fit + engagement
-    cents = pl.Series([int(total * 100)], dtype=pl.Int64)
-    grade = _banded(spec.grades, pl.Series([int(fit * 100)], dtype=pl.Int64))[0]
-    return LeadScoreResult(
-        total=total,
-        fit=fit,
-        engagement=engagement,
-        band=_banded(spec.bands, cents)[0] or "",
-        grade=grade,
-        mql=int(total * 100) >= _cents_at_least(spec.mql_threshold),
-        contributions=tuple(contributions),
-    )
