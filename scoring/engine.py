@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timezone, tzinfo
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
+from types import ModuleType
 from typing import Any
 
 import polars as pl
@@ -151,15 +152,20 @@ def evaluate(
     inside = moments.join(inside_ids, on="lead_id", how="semi")
     outside = moments.join(inside_ids, on="lead_id", how="anti").select("m", "lead_id")
     context = _context(spec, leads, activities, inside, time_zone)
-    parts, fit_positions = [], []
+    by_type: dict[ModuleType, list[int]] = {}
     for position, criterion in enumerate(spec.criteria):
-        if not criterion.enabled:
-            continue
-        kind = criterion_type(criterion)
+        if criterion.enabled:
+            by_type.setdefault(criterion_type(criterion), []).append(position)
+    parts, fit_positions = [], []
+    # Each type evaluates all its criteria at once, so that it can share one pass.
+    for kind, positions in by_type.items():
         if kind.FIT:
-            fit_positions.append(position)
-        found = kind.evaluate(criterion, context)
-        parts.append(found.with_columns(position=pl.lit(position, dtype=pl.UInt32)))
+            fit_positions += positions
+        found = kind.evaluate([spec.criteria[p] for p in positions], context)
+        parts += [
+            frame.with_columns(position=pl.lit(position, dtype=pl.UInt32))
+            for position, frame in zip(positions, found, strict=True)
+        ]
     points = (
         pl.concat(parts)
         if parts

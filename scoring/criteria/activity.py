@@ -11,6 +11,8 @@ min(sum, cap) for positive points, max(sum, -cap) for negative. Evidence = the n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from scoring.definition import ActivityCriterion, ModelSpec
@@ -39,25 +41,59 @@ def _counted(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
     )
 
 
-def evaluate(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
-    counted = _counted(criterion, context)
+def _half_life(criterion: ActivityCriterion, context: Context) -> float | None:
+    return criterion.half_life_days or context.spec.decay_half_life_days
+
+
+def _worth(criterion: ActivityCriterion, context: Context, age: pl.Expr) -> pl.Expr:
+    """What one counted occurrence of this age is worth."""
     points = float(criterion.points)
-    half_life = criterion.half_life_days or context.spec.decay_half_life_days
-    if half_life:
-        worth = (points * pl.lit(0.5).pow(pl.col("age_days") / half_life)).sum()
+    half_life = _half_life(criterion, context)
+    return points * pl.lit(0.5).pow(age / half_life) if half_life else pl.lit(points)
+
+
+def _capped(criterion: ActivityCriterion, summed: pl.DataFrame) -> pl.DataFrame:
+    if criterion.cap is None:
+        return summed
+    cap = float(criterion.cap)
+    capped = (
+        pl.min_horizontal("amount", pl.lit(cap))
+        if criterion.points > 0
+        else pl.max_horizontal("amount", pl.lit(-cap))
+    )
+    return summed.with_columns(amount=capped)
+
+
+def evaluate(criteria: Sequence[ActivityCriterion], context: Context) -> list[pl.DataFrame]:
+    return [_evaluate(criterion, context) for criterion in criteria]
+
+
+def _evaluate(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
+    if criterion.count == "per_day":
+        return _per_day(criterion, context)
+    seen = context.seen(criterion.kinds, criterion.where, criterion.window_days)
+    if criterion.count == "once":
+        newest = seen.group_by("m").agg(pl.col("age_days").min())
+        found = newest.select("m", amount=_worth(criterion, context, pl.col("age_days")),
+                              evidence=pl.lit(1))  # fmt: skip
+    elif _half_life(criterion, context):
+        worth = _worth(criterion, context, pl.col("age_days")).sum()
+        found = seen.group_by("m").agg(amount=worth, evidence=pl.len())
     else:
         # Exactly n times the points: a sum of n equal floats drifts.
-        worth = points * pl.len().cast(pl.Float64)
-    summed = counted.group_by("m").agg(amount=worth, evidence=pl.len())
-    if criterion.cap is not None:
-        cap = float(criterion.cap)
-        capped = (
-            pl.min_horizontal("amount", pl.lit(cap))
-            if points > 0
-            else pl.max_horizontal("amount", pl.lit(-cap))
+        found = seen.group_by("m").agg(
+            amount=float(criterion.points) * pl.len().cast(pl.Float64), evidence=pl.len()
         )
-        summed = summed.with_columns(amount=capped)
-    return amounts(summed)
+    return amounts(_capped(criterion, found))
+
+
+def _per_day(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
+    if _half_life(criterion, context):
+        worth = _worth(criterion, context, pl.col("age_days")).sum()
+    else:
+        worth = float(criterion.points) * pl.len().cast(pl.Float64)
+    summed = _counted(criterion, context).group_by("m").agg(amount=worth, evidence=pl.len())
+    return amounts(_capped(criterion, summed))
 
 
 def evidence(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:

@@ -5,6 +5,8 @@ Evidence 1. Nothing about them changes as time passes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from scoring.definition import AttributeCriterion, ModelSpec
@@ -16,7 +18,11 @@ SPEC = AttributeCriterion
 FIT = True
 
 
-def evaluate(criterion: AttributeCriterion, context: Context) -> pl.DataFrame:
+def evaluate(criteria: Sequence[AttributeCriterion], context: Context) -> list[pl.DataFrame]:
+    return [_evaluate(criterion, context) for criterion in criteria]
+
+
+def _evaluate(criterion: AttributeCriterion, context: Context) -> pl.DataFrame:
     matches = context.lead_matches([criterion.condition]).gather(context.lead_rows)
     hits = context.moments.filter(matches)
     return amounts(hits.select("m", amount=pl.lit(criterion.points), evidence=pl.lit(1)))

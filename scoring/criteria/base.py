@@ -127,6 +127,23 @@ class Context:
             / MICROSECONDS_PER_DAY,
         )
 
+    def matching(
+        self,
+        kinds: Sequence[str],
+        where: Sequence[Condition] = (),
+        window_days: Number | None = None,
+    ) -> pl.Series:
+        """Per row of `happened`, whether the activity matches (and lies inside the window
+        when there is one)."""
+        happened = self.happened
+        if not kinds and not where:
+            keep = pl.repeat(True, happened.height, dtype=pl.Boolean, eager=True)
+        else:
+            keep = self.activity_mask(kinds, where).gather(happened.get_column("activity"))
+        if window_days is not None:
+            keep = keep & (happened.get_column("age_days") < window_days)
+        return keep
+
     def seen(
         self,
         kinds: Sequence[str],
@@ -135,12 +152,4 @@ class Context:
     ) -> pl.DataFrame:
         """The matching activities that had happened at each moment (and lie inside the window
         when there is one): m, activity, occurred_at, age_days."""
-        happened = self.happened
-        if not kinds and not where:
-            keep = pl.lit(True)
-        else:
-            mask = self.activity_mask(kinds, where)
-            keep = pl.lit(mask.gather(happened.get_column("activity")))
-        if window_days is not None:
-            keep = keep & (pl.col("age_days") < window_days)
-        return happened.filter(keep)
+        return self.happened.filter(self.matching(kinds, where, window_days))

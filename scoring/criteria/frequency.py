@@ -7,6 +7,8 @@ largest number of them found within such a span.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from scoring.definition import FrequencyCriterion, ModelSpec
@@ -24,24 +26,54 @@ def _spans(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:
     seen = context.seen(criterion.kinds, criterion.where, criterion.window_days).sort(
         "m", "occurred_at"
     )
-    counts = (
-        seen.rolling(
-            index_column="occurred_at", period=f"{_span(criterion)}us", closed="both", group_by="m"
-        )
-        .agg(n=pl.len())
-        .unique(subset=["m", "occurred_at"])
+    return _counted_spans(criterion, seen)
+
+
+def _counted_spans(criterion: FrequencyCriterion, seen: pl.DataFrame) -> pl.DataFrame:
+    """The same count over activities sorted by moment and time."""
+    n = (
+        pl.repeat(1, pl.len(), dtype=pl.UInt32)
+        .rolling_sum_by("occurred_at", window_size=f"{_span(criterion)}us", closed="both")
+        .over("m")
     )
-    return seen.join(counts, on=["m", "occurred_at"], how="left")
+    return seen.with_columns(n=n)
 
 
 def _span(criterion: FrequencyCriterion) -> int:
-    return int(criterion.within_days * MICROSECONDS_PER_DAY)
+    """The longest span in microseconds that is at most within_days (in days as a float, as
+    ages are: 4.4697 days is 386,182,080,000 us, not one less)."""
+    within = float(criterion.within_days)
+    span = round(within * MICROSECONDS_PER_DAY)
+    while span / MICROSECONDS_PER_DAY > within:
+        span -= 1
+    while (span + 1) / MICROSECONDS_PER_DAY <= within:
+        span += 1
+    return span
 
 
-def evaluate(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:
-    busiest = _spans(criterion, context).group_by("m").agg(evidence=pl.col("n").max())
-    fired = busiest.filter(pl.col("evidence") >= criterion.at_least)
-    return amounts(fired.with_columns(amount=pl.lit(criterion.points)))
+def evaluate(criteria: Sequence[FrequencyCriterion], context: Context) -> list[pl.DataFrame]:
+    return [_evaluate(criterion, context) for criterion in criteria]
+
+
+def _evaluate(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:
+    seen = context.seen(criterion.kinds, criterion.where, criterion.window_days).sort(
+        "m", "occurred_at"
+    )
+    # In time order, at_least of them fit in a span exactly when some one of them and the one
+    # at_least - 1 places later (of the same moment) are at most within_days apart; only the
+    # moments that fire need the (costlier) count of their busiest span.
+    later = criterion.at_least - 1
+    fires = (pl.col("m").shift(-later) == pl.col("m")) & (
+        pl.col("occurred_at").shift(-later) - pl.col("occurred_at")
+        <= pl.duration(microseconds=_span(criterion))
+    )
+    fired = seen.filter(fires).select("m").unique()
+    busiest = (
+        _counted_spans(criterion, seen.join(fired, on="m", how="semi"))
+        .group_by("m")
+        .agg(evidence=pl.col("n").max())
+    )
+    return amounts(busiest.with_columns(amount=pl.lit(criterion.points)))
 
 
 def evidence(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:

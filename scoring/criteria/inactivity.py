@@ -7,6 +7,8 @@ after it. Evidence 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from scoring.definition import InactivityCriterion, ModelSpec
@@ -18,7 +20,11 @@ SPEC = InactivityCriterion
 FIT = False
 
 
-def evaluate(criterion: InactivityCriterion, context: Context) -> pl.DataFrame:
+def evaluate(criteria: Sequence[InactivityCriterion], context: Context) -> list[pl.DataFrame]:
+    return [_evaluate(criterion, context) for criterion in criteria]
+
+
+def _evaluate(criterion: InactivityCriterion, context: Context) -> pl.DataFrame:
     latest = context.seen(criterion.kinds).group_by("m").agg(last=pl.col("occurred_at").max())
     moments = context.moments.join(
         context.leads.select("lead_id", "created_at"), on="lead_id", how="left"
