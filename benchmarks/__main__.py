@@ -5,7 +5,8 @@ shipped B2B model (BENCH_ENGINE_LEADS leads, default 200,000, with a skewed numb
 each): all at once, and in chunks of a rescore's size (BENCH_ENGINE_CHUNK, default 1,000).
 Then the rescoring pipeline at scale on PostgreSQL with live workers (benchmarks/pipeline.py;
 BENCH_PIPELINE=0 skips it), and the web pages on that same data (benchmarks/web.py; BENCH_WEB=0
-skips them).
+skips them). Then the what-if preview over 100,000 leads in a database of its own
+(benchmarks/whatif.py; BENCH_WHATIF=0 skips it).
 """
 
 import os
@@ -14,6 +15,8 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 import random
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +93,9 @@ def main() -> None:
         from benchmarks import pipeline
 
         pipeline.main()
+    if os.environ.get("BENCH_WHATIF", "1") != "0":
+        # Its own process and database: Django is set up once per process.
+        subprocess.run([sys.executable, "-m", "benchmarks.whatif"], check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":

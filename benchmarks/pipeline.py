@@ -7,6 +7,8 @@ half are visits, one in a hundred a demo or trial request), then measures:
 
 - rescore_full_seconds: publish of the shipped B2B model -> every score stored, by the workers
   (then VACUUM ANALYZE, untimed, so the figures below see the tables in their steady state);
+  last, rescore_full_seconds_one_worker: the same publish again with a single worker process,
+  and rescore_workers_speedup, the ratio of the two;
 - roofline_seconds: one hand-written SQL statement computing the same model's totals into a
   scratch table (the physical limit of this database for that model), and rescore_ratio;
 - worker_peak_rss_mib: the largest peak resident size of any worker process;
@@ -214,15 +216,17 @@ def worker_start(env: dict[str, str], concurrency: int) -> subprocess.Popen:
 # --- measurements --------------------------------------------------------------------------------
 
 
-def rescore_full() -> tuple[float, int]:
-    """Publish the B2B model and wait until its run has stored every score."""
+def rescore_full(description: str = "") -> tuple[float, int]:
+    """Publish the B2B model (with this description: a new version, the same scores) and wait
+    until its run has stored every score."""
     from scoring.definition import dump_model, loads_model
     from scoring.models import RescoreRun
     from scoring.services import scoring_model_load
 
     spec = loads_model((ROOT / "scoring" / "model_library" / "b2b-saas.yaml").read_text())
+    data = dump_model(spec) | ({"description": description} if description else {})
     started = time.perf_counter()
-    model, version = scoring_model_load(data=dump_model(spec), note="benchmark")
+    model, version = scoring_model_load(data=data, note="benchmark")
     while True:
         run = RescoreRun.objects.filter(version=version).first()
         if run is not None and run.status != RescoreRun.Status.RUNNING:
@@ -450,6 +454,15 @@ def main() -> None:
         _figure("worker_peak_rss_mib", f"{_peak_rss_mib(worker.pid):.0f}")
         _figure("event_to_score_p95_ms", f"{p95:.0f}")
         _figure("ingest_events_per_s", f"{rate:.0f}")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    # The same publish with one worker process: what adding workers gains.
+    worker = worker_start({**os.environ}, 1)
+    try:
+        one, _model_id = rescore_full(description="The same rules, published again.")
+        _figure("rescore_full_seconds_one_worker", f"{one:.1f}")
+        _figure("rescore_workers_speedup", f"{one / full:.2f}")
     finally:
         worker.terminate()
         worker.wait(timeout=60)

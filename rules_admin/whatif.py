@@ -11,8 +11,9 @@ starts from the stored scores of the published version:
 - any other added or changed criterion is evaluated alone over the scored leads, with only what
   it reads: the lead columns of an attribute condition, or the activities of its kinds (every
   activity for a kind-less one) with the properties its conditions test.
-The preview is over the leads the published version scores. When there is no published version,
-or the draft changes the audience, every lead is evaluated from scratch with both definitions, a
+The preview is over the leads the published version scores. When the draft changes the audience,
+the leads it keeps are previewed so, those it leaves lose their score, and those it takes in are
+evaluated in full; when there is no published version, every lead is evaluated from scratch, a
 chunk of leads at a time. A sample of affected leads is always evaluated in full with both, for
 the before/after explanations.
 """
@@ -45,6 +46,7 @@ from scoring.definition import (
 )
 from scoring.engine import (
     LeadScoreResult,
+    audience_matches,
     evaluate,
     lead_paths,
     moments_at,
@@ -222,6 +224,33 @@ def full_totals(published: ModelSpec | None, draft: ModelSpec, now: datetime) ->
     return pl.concat(parts, how="diagonal_relaxed").select(*TOTALS_SCHEMA).sort("lead_id")
 
 
+def audience_totals(
+    scoring_model: ScoringModel, published: ModelSpec, draft: ModelSpec, now: datetime
+) -> tuple[pl.DataFrame, list[str]]:
+    """delta_totals when the draft changes the audience: the leads it keeps get the draft's
+    criteria from their stored scores, those it leaves lose their score, and only those it
+    takes in are scored in full."""
+    totals, names = delta_totals(scoring_model, published, draft, now)
+    ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True))
+    members = leads_frame(ids, lead_paths([replace(draft, criteria=())]))
+    inside = members.filter(audience_matches(draft, members)).select("lead_id")
+    kept = totals.join(inside.with_columns(stays=pl.lit(True)), on="lead_id", how="left").select(
+        "lead_id", "before", after=pl.when(pl.col("stays")).then(pl.col("after"))
+    )
+    joining = inside.join(totals, on="lead_id", how="anti").get_column("lead_id").to_list()
+    parts = [kept]
+    for chunk in _chunks(joining, CHUNK):
+        leads = leads_frame(chunk, lead_paths([draft]))
+        frames = (
+            leads,
+            activities_frame(chunk, property_keys([draft])),
+            moments_at(leads.get_column("lead_id"), now),
+        )
+        parts.append(_totals(draft, "after", *frames).with_columns(before=pl.lit(None)))
+    joined = pl.concat(parts, how="diagonal_relaxed").select(*TOTALS_SCHEMA).cast(TOTALS_SCHEMA)
+    return joined.sort("lead_id"), names
+
+
 # --- the preview ---------------------------------------------------------------------------------
 
 
@@ -387,10 +416,12 @@ def whatif_compute(
     version = scoring_model.published_version
     published = parse_model(version.definition) if version is not None else None
     result = WhatIf(has_published=published is not None)
-    if published is None or published.audience != draft.audience:
+    if published is None:
         totals = full_totals(published, draft, now)
         result.full_rescore = True
         result.changed_criteria = [c.name for c in draft.criteria]
+    elif published.audience != draft.audience:
+        totals, result.changed_criteria = audience_totals(scoring_model, published, draft, now)
     else:
         totals, result.changed_criteria = delta_totals(scoring_model, published, draft, now)
 

@@ -148,7 +148,7 @@ def evaluate(
 ) -> Scores:
     """Score the model at every moment (see the module docstring for the frames)."""
     moments = _numbered(moments)
-    inside_ids = leads.filter(_audience(spec, leads)).select("lead_id")
+    inside_ids = leads.filter(audience_matches(spec, leads)).select("lead_id")
     inside = moments.join(inside_ids, on="lead_id", how="semi")
     outside = moments.join(inside_ids, on="lead_id", how="anti").select("m", "lead_id")
     context = _context(spec, leads, activities, inside, time_zone)
@@ -243,7 +243,8 @@ def _context(
     )
 
 
-def _audience(spec: ModelSpec, leads: pl.DataFrame) -> pl.Series:
+def audience_matches(spec: ModelSpec, leads: pl.DataFrame) -> pl.Series:
+    """Per lead of the frame, whether the model's audience includes it."""
     columns = [leads.get_column(c.field) for c in spec.audience]
     return columns_match(spec.audience, columns, leads.height)
 

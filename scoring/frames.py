@@ -9,7 +9,6 @@ database can do it.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
@@ -18,9 +17,7 @@ import psycopg
 from django.db import connection
 from django.db.models import F
 from django.db.models.fields.json import KeyTransform
-from psycopg.abc import Buffer
-from psycopg.adapt import Loader
-from psycopg.pq import Format
+from psycopg.types.numeric import Int8BinaryLoader
 
 from .criteria.base import property_column
 from .criteria.conditions import value_text
@@ -48,30 +45,31 @@ def _path_expression(path: str) -> F | KeyTransform:
 
 
 _EPOCH_2000 = 946_684_800_000_000  # PostgreSQL counts time from 2000-01-01, in microseconds
-_INFINITIES = (2**63 - 1, -(2**63))
-_INT64 = struct.Struct(">q")
-
-
-class _Microseconds(Loader):
-    """A binary timestamptz as microseconds since 1970 (no datetime object per value); an
-    infinite time is no time."""
-
-    format = Format.BINARY
-
-    def load(self, data: Buffer) -> int | None:
-        (value,) = _INT64.unpack(data)
-        return None if value in _INFINITIES else value + _EPOCH_2000
+_READABLE = 2**62
 
 
 def _fetched(sql: str, params: Sequence[object], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """PostgreSQL: a query's rows as a frame, fetched in binary (a timestamp is 8 bytes to read,
-    not text to parse) on the connection of the caller's transaction."""
+    """PostgreSQL: a query's rows as a frame, fetched in binary on the connection of the
+    caller's transaction. A timestamptz's binary form is a bigint of microseconds since 2000,
+    read as such (by psycopg's C loader, no datetime per value); `_instants` makes it a time."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.adapters.register_loader("timestamptz", _Microseconds)
+        cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
         cursor.execute(sql, params, binary=True)
         rows = cursor.fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _instants(column: str) -> pl.Expr:
+    """Microseconds since 2000 as a UTC time; an infinite time, or one beyond some 146,000
+    years (where moving it to 1970 could overflow), is no time."""
+    us = pl.col(column)
+    return (
+        pl.when(us.is_between(-_READABLE, _READABLE))
+        .then(us + _EPOCH_2000)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+    )
 
 
 def _created_text() -> pl.Expr:
@@ -124,7 +122,7 @@ def leads_frame(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
                   **dict.fromkeys(read, pl.Categorical)}  # fmt: skip
         bounds = [min(lead_ids, default=0), max(lead_ids, default=0)]
         frame = _fetched(sql, [*params, *bounds, int_array(lead_ids)], schema).with_columns(
-            created_at=pl.col("created_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+            created_at=_instants("created_at")
         )
     else:
         frame = _leads_orm(lead_ids, read)
@@ -185,7 +183,9 @@ def activities_frame(
             where += " AND kind = ANY(%s)"
             params.append(list(kinds))
         sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
-        frame = _fetched(sql, [*key_params, *params], schema)
+        frame = _fetched(sql, [*key_params, *params], schema).with_columns(
+            occurred_at=_instants("occurred_at")
+        )
     else:
         rows: list[tuple] = []
         with connection.cursor() as cursor:
@@ -198,9 +198,10 @@ def activities_frame(
                 sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
                 cursor.execute(sql, [*key_params, *params])
                 rows.extend(cursor.fetchall())
-        frame = pl.DataFrame(rows, schema=schema, orient="row")
-    occurred = pl.col("occurred_at").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        frame = pl.DataFrame(rows, schema=schema, orient="row").with_columns(
+            occurred_at=pl.col("occurred_at").dt.replace_time_zone("UTC")
+        )
     # By lead and time: the engine's groups are then sorted runs.
-    return frame.with_columns(occurred_at=occurred.cast(UTC_MICROSECONDS)).sort(
+    return frame.with_columns(pl.col("occurred_at").cast(UTC_MICROSECONDS)).sort(
         "lead_id", "occurred_at"
     )

@@ -5,12 +5,13 @@ import pytest
 from django.utils import timezone
 
 from rules_admin import services, whatif
-from rules_admin.whatif import delta_totals, full_totals, whatif_compute
+from rules_admin.whatif import audience_totals, delta_totals, full_totals, whatif_compute
 from scoring.definition import parse_model
 from scoring.engine import evaluate, lead_paths, moments_at, property_keys
 from scoring.frames import activities_frame, leads_frame
 from scoring.models import Criterion, Lead, LeadScore
-from scoring.services import scoring_model_draft_spec
+from scoring.services import scoring_model_draft_spec, scoring_model_load
+from tests.rules_admin.conftest import MODEL
 
 pytestmark = pytest.mark.django_db
 
@@ -220,8 +221,32 @@ def test_a_changed_audience_scores_every_lead_in_chunks(published, frozen, monke
     assert _by_lead(whole, "after") == _from_scratch(draft, now)
     outside = whole.filter(pl.col("after").is_null()).height
     assert 0 < outside < whole.height
+    # From the stored scores: the same numbers.
+    assert audience_totals(published, live, draft, now)[0].equals(whole)
     result = whatif_compute(scoring_model=published)
-    assert result.full_rescore and result.leads == Lead.objects.count()
+    assert not result.full_rescore and result.leads == Lead.objects.count()
     # The criteria are the live ones: only leads leaving the audience drop out.
     was_mql = pl.col("before") >= live.mql_threshold * 100
     assert result.dropped_mql == whole.filter(was_mql & pl.col("after").is_null()).height > 0
+
+
+def test_a_wider_audience_scores_the_leads_it_takes_in(
+    published, frozen, django_capture_on_commit_callbacks
+):
+    narrow = {**MODEL, "audience": [{"field": "lead.job_title", "op": "equals", "value": "CTO"}]}
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring_model_load(data=narrow)
+    published.refresh_from_db()
+    stored = LeadScore.objects.filter(scoring_model=published).count()
+    assert 0 < stored < Lead.objects.count()
+    published.audience = []
+    published.save()
+    _edit(published, "Webinar", points=35)
+    now = timezone.now()
+    live = parse_model(published.published_version.definition)
+    draft = scoring_model_draft_spec(scoring_model=published)
+    fast, names = audience_totals(published, live, draft, now)
+    assert fast.equals(full_totals(live, draft, now))
+    assert names == ["Webinar"]
+    assert _by_lead(fast, "after") == _from_scratch(draft, now)
+    assert fast.filter(pl.col("before").is_null()).height == Lead.objects.count() - stored

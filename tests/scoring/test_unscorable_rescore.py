@@ -113,10 +113,12 @@ def activity_raw(lead: Lead, kind: str, occurred_at: str) -> None:
 
 def poison_real(lead: Lead, kind: str) -> None:
     """An activity time no way in accepts and no reader can place: PostgreSQL keeps infinite
-    times, SQLite any text."""
+    and far-off times, SQLite any text."""
     if connection.vendor == "postgresql":
         activity_raw(lead, kind, "infinity")
         activity_raw(lead, kind, "-infinity")
+        # Beyond any datetime a reader holds (PostgreSQL keeps times up to 294276 AD).
+        activity_raw(lead, kind, "290000-01-01 00:00:00+00")
     else:
         activity_raw(lead, kind, "not a time")
 
