@@ -95,7 +95,7 @@ def main() -> None:
         pipeline.main()
     if os.environ.get("BENCH_WHATIF", "1") != "0":
         # Its own process and database: Django is set up once per process.
-        subprocess.run([sys.executable, "-m", "benchmarks.whatif"], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "benchmarks.whatif"], check=True, cwd=ROOT)  # noqa: S603
 
 
 if __name__ == "__main__":
