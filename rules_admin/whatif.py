@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -35,6 +35,7 @@ import polars as pl
 from django.db import connection
 from django.utils import timezone
 
+from scoring.criteria import criterion_type
 from scoring.definition import (
     ActivityCriterion,
     AttributeCriterion,
@@ -190,8 +191,13 @@ def _evaluated(
     if isinstance(criterion, AttributeCriterion):
         activities = activities_frame([], [])  # a condition on the lead reads none
     else:
-        # No kinds: any activity counts (or breaks a lead's inactivity).
-        activities = activities_frame(lead_ids, property_keys([mini]), kinds=criterion.kinds)
+        # No kinds: any activity counts (or breaks a lead's inactivity). Nothing older than its
+        # window counts now (a second more: the engine decides the edge).
+        window = criterion_type(criterion).window(criterion)
+        since = None if window is None else now - timedelta(days=window, seconds=1)
+        activities = activities_frame(
+            lead_ids, property_keys([mini]), kinds=criterion.kinds, since=since
+        )
     moments = moments_at(leads.get_column("lead_id"), now)
     scores = evaluate(mini, leads, activities, moments, timezone.get_default_timezone())
     return scores.totals.select("lead_id", cents="total")

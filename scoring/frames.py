@@ -10,6 +10,7 @@ database can do it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from itertools import islice
 
 import polars as pl
@@ -151,10 +152,14 @@ def _leads_orm(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
 
 
 def activities_frame(
-    lead_ids: Sequence[int], keys: Sequence[str], *, kinds: Sequence[str] = ()
+    lead_ids: Sequence[int],
+    keys: Sequence[str],
+    *,
+    kinds: Sequence[str] = (),
+    since: datetime | None = None,
 ) -> pl.DataFrame:
     """lead_id, kind, occurred_at and `properties.<key>` (JSON text) of the leads' activities
-    (of these kinds, when given), by lead and time."""
+    (of these kinds, when given; from `since` on, when given), by lead and time."""
     table = Activity._meta.db_table
     postgres = connection.vendor == "postgresql"
     values = []
@@ -182,6 +187,9 @@ def activities_frame(
         if kinds:
             where += " AND kind = ANY(%s)"
             params.append(list(kinds))
+        if since is not None:
+            where += " AND occurred_at >= %s"
+            params.append(since)
         sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
         frame = _fetched(sql, [*key_params, *params], schema).with_columns(
             occurred_at=_instants("occurred_at")
@@ -194,6 +202,9 @@ def activities_frame(
                 if kinds:
                     where += f" AND kind IN ({', '.join(['%s'] * len(kinds))})"
                     params.extend(kinds)
+                if since is not None:
+                    where += " AND occurred_at >= %s"
+                    params.append(connection.ops.adapt_datetimefield_value(since))
                 # SQLite's driver hands back naive UTC datetimes.
                 sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
                 cursor.execute(sql, [*key_params, *params])

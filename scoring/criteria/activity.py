@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from scoring.definition import ActivityCriterion, ModelSpec
+from scoring.definition import ActivityCriterion, ModelSpec, Number
 
 from .base import Context, amounts
 
@@ -107,3 +107,8 @@ def time_dependent(criterion: ActivityCriterion, spec: ModelSpec) -> bool:
         or criterion.half_life_days is not None
         or spec.decay_half_life_days is not None
     )
+
+
+def window(criterion: ActivityCriterion) -> Number | None:
+    """How far back (in days) it counts activities, None for no limit."""
+    return criterion.window_days

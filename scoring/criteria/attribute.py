@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from scoring.definition import AttributeCriterion, ModelSpec
+from scoring.definition import AttributeCriterion, ModelSpec, Number
 
 from .base import Context, amounts
 
@@ -34,3 +34,8 @@ def evidence(criterion: AttributeCriterion, context: Context) -> pl.DataFrame | 
 
 def time_dependent(criterion: AttributeCriterion, spec: ModelSpec) -> bool:
     return False
+
+
+def window(criterion: AttributeCriterion) -> Number | None:
+    """It reads no activities."""
+    return None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from scoring.definition import FrequencyCriterion, ModelSpec
+from scoring.definition import FrequencyCriterion, ModelSpec, Number
 
 from .base import MICROSECONDS_PER_DAY, Context, amounts
 
@@ -95,3 +95,8 @@ def evidence(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:
 
 def time_dependent(criterion: FrequencyCriterion, spec: ModelSpec) -> bool:
     return criterion.window_days is not None
+
+
+def window(criterion: FrequencyCriterion) -> Number | None:
+    """How far back (in days) it counts activities, None for no limit."""
+    return criterion.window_days

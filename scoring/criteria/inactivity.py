@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from scoring.definition import InactivityCriterion, ModelSpec
+from scoring.definition import InactivityCriterion, ModelSpec, Number
 
 from .base import MICROSECONDS_PER_DAY, Context, amounts
 
@@ -41,3 +41,8 @@ def evidence(criterion: InactivityCriterion, context: Context) -> pl.DataFrame |
 
 def time_dependent(criterion: InactivityCriterion, spec: ModelSpec) -> bool:
     return True
+
+
+def window(criterion: InactivityCriterion) -> Number | None:
+    """Any activity breaks a silence, however old."""
+    return None

@@ -179,3 +179,14 @@ def test_activity_properties_and_times_come_back_exactly():
         "/pricing", "web", 1.5, ["a"],
     ]  # fmt: skip
     assert row["properties.missing"] is None
+
+
+def test_activities_since_a_time_keep_that_time_and_later_of_the_kinds_asked():
+    lead = LeadFactory()
+    since = NOW - timedelta(days=30)
+    for kind, at in [("page_view", since - timedelta(microseconds=1)), ("page_view", since),
+                     ("page_view", NOW), ("email_open", NOW)]:  # fmt: skip
+        Activity.objects.create(lead=lead, kind=kind, occurred_at=at, channel="web")
+    frame = activities_frame([lead.pk], [], kinds=["page_view"], since=since)
+    assert frame.get_column("occurred_at").to_list() == [since, NOW]
+    assert activities_frame([lead.pk], [], since=since).height == 3
