@@ -193,10 +193,14 @@ def _evaluated(
     else:
         # No kinds: any activity counts (or breaks a lead's inactivity). Nothing older than its
         # window counts now (a second more: the engine decides the edge).
-        window = criterion_type(criterion).window(criterion)
-        since = None if window is None else now - timedelta(days=window, seconds=1)
+        kind = criterion_type(criterion)
+        window = kind.window(criterion)
         activities = activities_frame(
-            lead_ids, property_keys([mini]), kinds=criterion.kinds, since=since
+            lead_ids,
+            property_keys([mini]),
+            kinds=criterion.kinds,
+            since=None if window is None else now - timedelta(days=window, seconds=1),
+            newest_by=now if kind.NEWEST_ONLY else None,
         )
     moments = moments_at(leads.get_column("lead_id"), now)
     scores = evaluate(mini, leads, activities, moments, timezone.get_default_timezone())

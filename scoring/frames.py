@@ -157,9 +157,11 @@ def activities_frame(
     *,
     kinds: Sequence[str] = (),
     since: datetime | None = None,
+    newest_by: datetime | None = None,
 ) -> pl.DataFrame:
     """lead_id, kind, occurred_at and `properties.<key>` (JSON text) of the leads' activities
-    (of these kinds, when given; from `since` on, when given), by lead and time."""
+    (of these kinds, when given; from `since` on, when given; with `newest_by`, only each lead's
+    newest one at or before that time), by lead and time."""
     table = Activity._meta.db_table
     postgres = connection.vendor == "postgresql"
     values = []
@@ -191,6 +193,12 @@ def activities_frame(
             where += " AND occurred_at >= %s"
             params.append(since)
         sql = f"SELECT {select} FROM {table} WHERE {where}"  # noqa: S608
+        if newest_by is not None:
+            sql = (
+                f"SELECT DISTINCT ON (lead_id) {select} FROM {table} "  # noqa: S608
+                f"WHERE {where} AND occurred_at <= %s ORDER BY lead_id, occurred_at DESC"
+            )
+            params.append(newest_by)
         frame = _fetched(sql, [*key_params, *params], schema).with_columns(
             occurred_at=_instants("occurred_at")
         )
@@ -213,6 +221,11 @@ def activities_frame(
             occurred_at=pl.col("occurred_at").dt.replace_time_zone("UTC")
         )
     # By lead and time: the engine's groups are then sorted runs.
-    return frame.with_columns(pl.col("occurred_at").cast(UTC_MICROSECONDS)).sort(
+    frame = frame.with_columns(pl.col("occurred_at").cast(UTC_MICROSECONDS)).sort(
         "lead_id", "occurred_at"
     )
+    if newest_by is None:
+        return frame
+    # A time no reader can place (null) sorts first, so a real one is kept where there is one.
+    at_or_before = pl.col("occurred_at").is_null() | (pl.col("occurred_at") <= newest_by)
+    return frame.filter(at_or_before).unique("lead_id", keep="last", maintain_order=True)

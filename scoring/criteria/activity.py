@@ -22,6 +22,7 @@ from .base import Context, amounts
 TYPE = "activity"
 SPEC = ActivityCriterion
 FIT = False
+NEWEST_ONLY = False
 
 
 def _counted(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:

@@ -16,6 +16,7 @@ from .base import Context, amounts
 TYPE = "attribute"
 SPEC = AttributeCriterion
 FIT = True
+NEWEST_ONLY = False
 
 
 def evaluate(criteria: Sequence[AttributeCriterion], context: Context) -> list[pl.DataFrame]:

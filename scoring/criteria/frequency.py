@@ -18,6 +18,7 @@ from .base import MICROSECONDS_PER_DAY, Context, amounts
 TYPE = "frequency"
 SPEC = FrequencyCriterion
 FIT = False
+NEWEST_ONLY = False
 
 
 def _spans(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:

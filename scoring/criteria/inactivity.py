@@ -18,6 +18,8 @@ from .base import MICROSECONDS_PER_DAY, Context, amounts
 TYPE = "inactivity"
 SPEC = InactivityCriterion
 FIT = False
+# Only each lead's newest activity (of its kinds) by the moment decides it.
+NEWEST_ONLY = True
 
 
 def evaluate(criteria: Sequence[InactivityCriterion], context: Context) -> list[pl.DataFrame]:

@@ -190,3 +190,22 @@ def test_activities_since_a_time_keep_that_time_and_later_of_the_kinds_asked():
     frame = activities_frame([lead.pk], [], kinds=["page_view"], since=since)
     assert frame.get_column("occurred_at").to_list() == [since, NOW]
     assert activities_frame([lead.pk], [], since=since).height == 3
+
+
+def test_newest_activities_by_a_time_keep_each_leads_latest_at_or_before_it():
+    busy, quiet, none = LeadFactory(), LeadFactory(), LeadFactory()
+    for lead, kind, at in [(busy, "page_view", NOW - timedelta(days=3)),
+                           (busy, "email_open", NOW - timedelta(days=1)),
+                           (busy, "page_view", NOW + timedelta(days=1)),
+                           (quiet, "page_view", NOW - timedelta(days=200)),
+                           (none, "page_view", NOW + timedelta(seconds=1))]:  # fmt: skip
+        Activity.objects.create(lead=lead, kind=kind, occurred_at=at, channel="web")
+    ids = [busy.pk, quiet.pk, none.pk]
+    newest = activities_frame(ids, [], newest_by=NOW)
+    assert newest.select("lead_id", "occurred_at").rows() == [
+        (busy.pk, NOW - timedelta(days=1)), (quiet.pk, NOW - timedelta(days=200)),
+    ]  # fmt: skip
+    of_kind = activities_frame(ids, [], kinds=["page_view"], newest_by=NOW)
+    assert of_kind.get_column("occurred_at").to_list() == [
+        NOW - timedelta(days=3), NOW - timedelta(days=200),
+    ]  # fmt: skip
