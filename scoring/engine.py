@@ -52,7 +52,6 @@ from scoring.criteria.conditions import (
 )
 from scoring.definition import (
     ActivityCriterion,
-    AttributeCriterion,
     Band,
     FrequencyCriterion,
     ModelSpec,
@@ -84,24 +83,22 @@ def round_points(amount: Number | Decimal) -> Decimal:
 
 
 def lead_paths(specs: Iterable[ModelSpec]) -> list[str]:
-    """The field paths the models' audiences and attribute criteria read (the leads frame's
-    value columns)."""
+    """The field paths the models' audiences and criteria read (the leads frame's value
+    columns)."""
     paths: dict[str, None] = {}
     for spec in specs:
         paths.update(dict.fromkeys(c.field for c in spec.audience))
         for criterion in spec.criteria:
-            if isinstance(criterion, AttributeCriterion):
-                paths[criterion.condition.field] = None
+            paths.update(dict.fromkeys(criterion_type(criterion).lead_paths(criterion)))
     return list(paths)
 
 
 def property_keys(specs: Iterable[ModelSpec]) -> list[str]:
-    """The activity properties the models' `where` conditions read."""
+    """The activity properties the models' criteria read."""
     keys: dict[str, None] = {}
     for spec in specs:
         for criterion in spec.criteria:
-            if isinstance(criterion, ActivityCriterion | FrequencyCriterion):
-                keys.update(dict.fromkeys(c.field for c in criterion.where))
+            keys.update(dict.fromkeys(criterion_type(criterion).property_keys(criterion)))
     return list(keys)
 
 

@@ -3,8 +3,8 @@ the evidence behind them, and whether the points change as time passes.
 
 A type's module has TYPE (its name in rules as code), SPEC (its definition class), FIT (whether
 its points count as fit rather than engagement), NEWEST_ONLY (whether only each lead's newest
-matching activity by the moment decides it), and evaluate / evidence / time_dependent /
-window (how far back it counts activities; see
+matching activity by the moment decides it), lead_paths / property_keys (the values it reads),
+window (how far back it counts activities), and evaluate / evidence / time_dependent (see
 scoring.criteria.base for what they take and answer).
 """
 

@@ -113,3 +113,13 @@ def time_dependent(criterion: ActivityCriterion, spec: ModelSpec) -> bool:
 def window(criterion: ActivityCriterion) -> Number | None:
     """How far back (in days) it counts activities, None for no limit."""
     return criterion.window_days
+
+
+def lead_paths(criterion: ActivityCriterion) -> list[str]:
+    """The lead and account values it reads."""
+    return []
+
+
+def property_keys(criterion: ActivityCriterion) -> list[str]:
+    """The activity properties it reads."""
+    return [condition.field for condition in criterion.where]

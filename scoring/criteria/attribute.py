@@ -40,3 +40,13 @@ def time_dependent(criterion: AttributeCriterion, spec: ModelSpec) -> bool:
 def window(criterion: AttributeCriterion) -> Number | None:
     """It reads no activities."""
     return None
+
+
+def lead_paths(criterion: AttributeCriterion) -> list[str]:
+    """The lead and account values it reads."""
+    return [criterion.condition.field]
+
+
+def property_keys(criterion: AttributeCriterion) -> list[str]:
+    """The activity properties it reads."""
+    return []

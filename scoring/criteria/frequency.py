@@ -101,3 +101,13 @@ def time_dependent(criterion: FrequencyCriterion, spec: ModelSpec) -> bool:
 def window(criterion: FrequencyCriterion) -> Number | None:
     """How far back (in days) it counts activities, None for no limit."""
     return criterion.window_days
+
+
+def lead_paths(criterion: FrequencyCriterion) -> list[str]:
+    """The lead and account values it reads."""
+    return []
+
+
+def property_keys(criterion: FrequencyCriterion) -> list[str]:
+    """The activity properties it reads."""
+    return [condition.field for condition in criterion.where]

@@ -48,3 +48,13 @@ def time_dependent(criterion: InactivityCriterion, spec: ModelSpec) -> bool:
 def window(criterion: InactivityCriterion) -> Number | None:
     """Any activity breaks a silence, however old."""
     return None
+
+
+def lead_paths(criterion: InactivityCriterion) -> list[str]:
+    """The lead and account values it reads (created_at is always read)."""
+    return []
+
+
+def property_keys(criterion: InactivityCriterion) -> list[str]:
+    """The activity properties it reads."""
+    return []
