@@ -22,6 +22,7 @@ from scoring.engine import (
     LeadFacts,
     busiest_span,
     counted_activities,
+    latest_activity,
     lead_value,
     score_over_time,
 )
@@ -52,11 +53,8 @@ def criterion_evidence(
     if isinstance(criterion, FrequencyCriterion):
         return Evidence(activities=tuple(busiest_span(criterion, activities, now)))
     assert isinstance(criterion, InactivityCriterion)
-    kinds = set(criterion.kinds)
-    seen = [
-        a.occurred_at for a in activities if a.occurred_at <= now and (not kinds or a.kind in kinds)
-    ]
-    return Evidence(last_activity_at=max(seen, default=None))
+    latest = latest_activity(criterion, activities, now, tz)
+    return Evidence(last_activity_at=None if latest is None else latest.occurred_at)
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,11 @@ from django.utils import timezone
 
 from scoring.criteria import criterion_type
 from scoring.definition import (
-    ActivityCriterion,
     AttributeCriterion,
     Criterion,
     DefinitionError,
     ModelSpec,
+    Number,
     Problem,
     parse_model,
 )
@@ -124,12 +124,6 @@ def _cents(amount: Decimal | float) -> int:
 # --- which criteria changed ----------------------------------------------------------------------
 
 
-def _effective_half_life(criterion: Criterion, spec: ModelSpec) -> object:
-    if isinstance(criterion, ActivityCriterion):
-        return criterion.half_life_days or spec.decay_half_life_days
-    return None
-
-
 def changed_criteria(
     published: ModelSpec, draft: ModelSpec
 ) -> list[tuple[Criterion | None, Criterion | None]]:
@@ -141,36 +135,34 @@ def changed_criteria(
         old, new = old_by_name.get(name), new_by_name.get(name)
         if old is not None and new is not None:
             same = replace(old, description=new.description) == new
-            if same and _effective_half_life(old, published) == _effective_half_life(new, draft):
+            if same and _decay(old, published) == _decay(new, draft):
                 continue
         if not (old is None or not old.enabled) or not (new is None or not new.enabled):
             pairs.append((old, new))
     return pairs
 
 
-def _rescales_exactly(
-    old: Criterion | None, new: Criterion, published: ModelSpec, draft: ModelSpec
-) -> bool:
+def _decay(criterion: Criterion, spec: ModelSpec) -> Number | None:
+    return criterion_type(criterion).decay(criterion, spec)
+
+
+def _rescaled(
+    old: Criterion | None,
+    new: Criterion,
+    published: ModelSpec,
+    draft: ModelSpec,
+    evidence: pl.DataFrame,
+) -> pl.DataFrame | None:
+    """The changed criterion's amounts from its stored evidence counts, when only its points
+    changed and the count says exactly what it is worth (None otherwise)."""
     if old is None or not old.enabled:
-        return False
+        return None
     if replace(old, points=new.points, description=new.description) != new:
-        return False
-    if _effective_half_life(old, published) != _effective_half_life(new, draft):
-        return False
-    return not (isinstance(new, ActivityCriterion) and _effective_half_life(new, draft))
-
-
-def _rescaled(criterion: Criterion, evidence: pl.DataFrame) -> pl.DataFrame:
-    """The criterion's amounts from its stored evidence counts, when no decay applies. Points and
-    caps have at most 2 decimals, so whole cents are exact."""
-    points = _cents(criterion.points)
-    if not isinstance(criterion, ActivityCriterion):
-        return evidence.select("lead_id", cents=pl.lit(points, dtype=pl.Int64))
-    amount = pl.col("count") * points
-    if criterion.cap is not None:
-        cap = _cents(criterion.cap)
-        amount = amount.clip(upper_bound=cap) if points > 0 else amount.clip(lower_bound=-cap)
-    return evidence.select("lead_id", cents=amount.cast(pl.Int64))
+        return None
+    if _decay(old, published) != _decay(new, draft):
+        return None
+    amount = criterion_type(new).from_evidence(new, draft, pl.col("count"))
+    return None if amount is None else evidence.select("lead_id", cents=amount)
 
 
 # --- the engine over many leads ------------------------------------------------------------------
@@ -350,10 +342,9 @@ def delta_totals(
             changes.append(evidence.get(old.name, none).select("lead_id", cents=-pl.col("cents")))
         if new is None or not new.enabled:
             continue
-        if old is not None and _rescales_exactly(old, new, published, draft):
-            changes.append(_rescaled(new, evidence.get(old.name, none)))
-        else:
-            changes.append(_evaluated(new, draft, lead_ids, now))
+        stored = none if old is None else evidence.get(old.name, none)
+        rescaled = _rescaled(old, new, published, draft, stored)
+        changes.append(_evaluated(new, draft, lead_ids, now) if rescaled is None else rescaled)
     delta = pl.concat(changes).group_by("lead_id").agg(pl.col("cents").sum())
     totals = before.join(delta, on="lead_id", how="left").select(
         "lead_id", "before", after=pl.col("before") + pl.col("cents").fill_null(0)

@@ -54,6 +54,7 @@ from scoring.definition import (
     ActivityCriterion,
     Band,
     FrequencyCriterion,
+    InactivityCriterion,
     ModelSpec,
     Number,
 )
@@ -61,7 +62,7 @@ from scoring.definition import (
 __all__ = [
     "ActivityFact", "Contribution", "LeadFacts", "LeadScoreResult", "Scores", "applies_to",
     "busiest_span", "condition_matches", "counted_activities", "evaluate", "is_time_dependent",
-    "round_points", "score_lead", "score_over_time", "to_decimal",
+    "latest_activity", "round_points", "score_lead", "score_over_time", "to_decimal",
 ]  # fmt: skip
 
 CENT = Decimal("0.01")
@@ -491,7 +492,7 @@ def score_lead(
 
 def _evidence_activities(
     spec: ModelSpec,
-    criterion: ActivityCriterion | FrequencyCriterion,
+    criterion: ActivityCriterion | FrequencyCriterion | InactivityCriterion,
     activities: Sequence[ActivityFact],
     now: datetime,
     tz: str | tzinfo,
@@ -526,3 +527,15 @@ def busiest_span(
     """The activities of a frequency criterion's largest span at `now`, newest first."""
     spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
     return _evidence_activities(spec, criterion, activities, now, tz)
+
+
+def latest_activity(
+    criterion: InactivityCriterion,
+    activities: Sequence[ActivityFact],
+    now: datetime,
+    tz: str | tzinfo = "UTC",
+) -> ActivityFact | None:
+    """The newest activity an inactivity criterion counts the silence from at `now`."""
+    spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
+    found = _evidence_activities(spec, criterion, activities, now, tz)
+    return found[0] if found else None

@@ -4,7 +4,8 @@ the evidence behind them, and whether the points change as time passes.
 A type's module has TYPE (its name in rules as code), SPEC (its definition class), FIT (whether
 its points count as fit rather than engagement), NEWEST_ONLY (whether only each lead's newest
 matching activity by the moment decides it), lead_paths / property_keys (the values it reads),
-window (how far back it counts activities), and evaluate / evidence / time_dependent (see
+window (how far back it counts activities), decay and from_evidence (its half-life, and its amount
+from a stored evidence count where that is exact), and evaluate / evidence / time_dependent (see
 scoring.criteria.base for what they take and answer).
 """
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from scoring.definition import ActivityCriterion, ModelSpec, Number
 
-from .base import Context, amounts
+from .base import Context, amounts, cents
 
 TYPE = "activity"
 SPEC = ActivityCriterion
@@ -42,8 +42,8 @@ def _counted(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
     )
 
 
-def _half_life(criterion: ActivityCriterion, context: Context) -> float | None:
-    return criterion.half_life_days or context.spec.decay_half_life_days
+def _half_life(criterion: ActivityCriterion, context: Context) -> Number | None:
+    return decay(criterion, context.spec)
 
 
 def _worth(criterion: ActivityCriterion, context: Context, age: pl.Expr) -> pl.Expr:
@@ -123,3 +123,21 @@ def lead_paths(criterion: ActivityCriterion) -> list[str]:
 def property_keys(criterion: ActivityCriterion) -> list[str]:
     """The activity properties it reads."""
     return [condition.field for condition in criterion.where]
+
+
+def decay(criterion: ActivityCriterion, spec: ModelSpec) -> Number | None:
+    """The half-life its points decay with: its own, else the model's, else none."""
+    return criterion.half_life_days or spec.decay_half_life_days
+
+
+def from_evidence(criterion: ActivityCriterion, spec: ModelSpec, count: pl.Expr) -> pl.Expr | None:
+    """Its amount in cents from a stored evidence count (points x count, capped); None when its
+    points decay, as the count alone does not say by how much."""
+    if decay(criterion, spec):
+        return None
+    points = cents(criterion.points)
+    amount = count * points
+    if criterion.cap is not None:
+        cap = cents(criterion.cap)
+        amount = amount.clip(upper_bound=cap) if points > 0 else amount.clip(lower_bound=-cap)
+    return amount.cast(pl.Int64)

@@ -11,7 +11,7 @@ import polars as pl
 
 from scoring.definition import AttributeCriterion, ModelSpec, Number
 
-from .base import Context, amounts
+from .base import Context, amounts, cents
 
 TYPE = "attribute"
 SPEC = AttributeCriterion
@@ -50,3 +50,13 @@ def lead_paths(criterion: AttributeCriterion) -> list[str]:
 def property_keys(criterion: AttributeCriterion) -> list[str]:
     """The activity properties it reads."""
     return []
+
+
+def decay(criterion: AttributeCriterion, spec: ModelSpec) -> Number | None:
+    """The half-life its points decay with: none."""
+    return None
+
+
+def from_evidence(criterion: AttributeCriterion, spec: ModelSpec, count: pl.Expr) -> pl.Expr | None:
+    """Its amount in cents from a stored evidence count: it fires for its points."""
+    return pl.lit(cents(criterion.points), dtype=pl.Int64)

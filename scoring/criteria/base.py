@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP
 from functools import cached_property
 
 import polars as pl
 
 from scoring.definition import Condition, ModelSpec, Number
 
-from .conditions import columns_match
+from .conditions import columns_match, to_decimal
 
 MICROSECONDS_PER_DAY = 86_400_000_000
 # The shape of every criterion's answer.
@@ -25,6 +26,11 @@ AMOUNTS_SCHEMA = {"m": pl.UInt32, "amount": pl.Float64, "evidence": pl.UInt32}
 def property_column(key: str) -> str:
     """The activity frame's column of a property (`channel` included)."""
     return f"properties.{key}"
+
+
+def cents(number: Number) -> int:
+    """Points (at most 2 decimals, as definitions hold them) in whole cents."""
+    return int((to_decimal(number) * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def amounts(frame: pl.DataFrame) -> pl.DataFrame:

@@ -13,7 +13,7 @@ import polars as pl
 
 from scoring.definition import FrequencyCriterion, ModelSpec, Number
 
-from .base import MICROSECONDS_PER_DAY, Context, amounts
+from .base import MICROSECONDS_PER_DAY, Context, amounts, cents
 
 TYPE = "frequency"
 SPEC = FrequencyCriterion
@@ -111,3 +111,13 @@ def lead_paths(criterion: FrequencyCriterion) -> list[str]:
 def property_keys(criterion: FrequencyCriterion) -> list[str]:
     """The activity properties it reads."""
     return [condition.field for condition in criterion.where]
+
+
+def decay(criterion: FrequencyCriterion, spec: ModelSpec) -> Number | None:
+    """The half-life its points decay with: none."""
+    return None
+
+
+def from_evidence(criterion: FrequencyCriterion, spec: ModelSpec, count: pl.Expr) -> pl.Expr | None:
+    """Its amount in cents from a stored evidence count: it fires for its points."""
+    return pl.lit(cents(criterion.points), dtype=pl.Int64)

@@ -13,7 +13,7 @@ import polars as pl
 
 from scoring.definition import InactivityCriterion, ModelSpec, Number
 
-from .base import MICROSECONDS_PER_DAY, Context, amounts
+from .base import MICROSECONDS_PER_DAY, Context, amounts, cents
 
 TYPE = "inactivity"
 SPEC = InactivityCriterion
@@ -37,8 +37,11 @@ def _evaluate(criterion: InactivityCriterion, context: Context) -> pl.DataFrame:
     return amounts(fired.select("m", amount=pl.lit(criterion.points), evidence=pl.lit(1)))
 
 
-def evidence(criterion: InactivityCriterion, context: Context) -> pl.DataFrame | None:
-    return None
+def evidence(criterion: InactivityCriterion, context: Context) -> pl.DataFrame:
+    """The newest activity (of its kinds) by the moment, the one its silence is counted from
+    unless the lead is younger: m, activity."""
+    newest = context.seen(criterion.kinds).sort("m", "occurred_at", descending=[False, True])
+    return newest.unique("m", keep="first", maintain_order=True).select("m", "activity")
 
 
 def time_dependent(criterion: InactivityCriterion, spec: ModelSpec) -> bool:
@@ -58,3 +61,15 @@ def lead_paths(criterion: InactivityCriterion) -> list[str]:
 def property_keys(criterion: InactivityCriterion) -> list[str]:
     """The activity properties it reads."""
     return []
+
+
+def decay(criterion: InactivityCriterion, spec: ModelSpec) -> Number | None:
+    """The half-life its points decay with: none."""
+    return None
+
+
+def from_evidence(
+    criterion: InactivityCriterion, spec: ModelSpec, count: pl.Expr
+) -> pl.Expr | None:
+    """Its amount in cents from a stored evidence count: it fires for its points."""
+    return pl.lit(cents(criterion.points), dtype=pl.Int64)

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.charts import line_chart
-from pipeline.evidence import explain, score_history
-from scoring.definition import parse_model
+from pipeline.evidence import criterion_evidence, explain, score_history
+from scoring.definition import InactivityCriterion, parse_model
 from scoring.engine import ActivityFact, LeadFacts, counted_activities, score_lead
 from tests.pipeline.conftest import MODEL
 
@@ -92,3 +92,18 @@ def test_the_chart_scales_values_and_the_threshold_into_the_plot():
     assert xs_ys[2][1] < chart.threshold_y < xs_ys[1][1]  # 250 above the MQL line, 50 below
     assert [t.label for t in chart.y_ticks] == ["0", "100", "250"]
     assert line_chart([(start, 1.0)], threshold=100) is None
+
+
+def test_inactivity_is_counted_from_the_newest_activity_of_its_kinds_that_has_happened():
+    at = [NOW - timedelta(days=days) for days in (40, 10, -1)]
+    activities = [
+        ActivityFact(kind="webinar_attended", occurred_at=at[0]),
+        ActivityFact(kind="page_view", occurred_at=at[1]),
+        ActivityFact(kind="webinar_attended", occurred_at=at[2]),  # tomorrow: not yet
+    ]
+    any_kind = InactivityCriterion(name="Quiet", days=30, points=-5)
+    webinars = InactivityCriterion(name="No webinar", days=30, points=-5,
+                                   kinds=("webinar_attended",))  # fmt: skip
+    assert criterion_evidence(any_kind, LEAD, activities, NOW, TZ).last_activity_at == at[1]
+    assert criterion_evidence(webinars, LEAD, activities, NOW, TZ).last_activity_at == at[0]
+    assert criterion_evidence(webinars, LEAD, [], NOW, TZ).last_activity_at is None
