@@ -36,6 +36,7 @@ from django.db import connection
 from django.utils import timezone
 
 from scoring.criteria import criterion_type
+from scoring.criteria.base import cents
 from scoring.definition import (
     AttributeCriterion,
     Criterion,
@@ -53,7 +54,6 @@ from scoring.engine import (
     moments_at,
     property_keys,
     results,
-    round_points,
     to_decimal,
 )
 from scoring.frames import activities_frame, leads_frame
@@ -115,10 +115,6 @@ class WhatIf:
     @property
     def mql_difference(self) -> int:
         return self.mql_after - self.mql_before
-
-
-def _cents(amount: Decimal | float) -> int:
-    return int(round_points(amount) * 100)
 
 
 # --- which criteria changed ----------------------------------------------------------------------
@@ -277,7 +273,7 @@ def _stored(scoring_model: ScoringModel, names: set[str]) -> tuple[pl.DataFrame,
         for item in explanation or ():
             if item["criterion"] in names:
                 found[item["criterion"]].append(
-                    (lead_id, _cents(item["points"]), int(item["evidence_count"]))
+                    (lead_id, cents(item["points"]), int(item["evidence_count"]))
                 )
     evidence = {
         name: pl.DataFrame(rows, schema=EVIDENCE_SCHEMA, orient="row")
@@ -302,7 +298,7 @@ def _stored_pg(scoring_model: ScoringModel, names: set[str]) -> tuple[pl.DataFra
         if not names:
             return before, {}
         # Points are stored as JSON numbers of at most two decimals (json.dumps of a float
-        # prints its shortest repr, which is what _cents reads), so numeric cents are exact.
+        # prints its shortest repr, which is what cents reads), so numeric cents are exact.
         cursor.execute(
             "SELECT item ->> 'criterion', s.lead_id, "  # noqa: S608
             "((item ->> 'points')::numeric * 100)::bigint, "

@@ -42,14 +42,10 @@ def _counted(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
     )
 
 
-def _half_life(criterion: ActivityCriterion, context: Context) -> Number | None:
-    return decay(criterion, context.spec)
-
-
 def _worth(criterion: ActivityCriterion, context: Context, age: pl.Expr) -> pl.Expr:
     """What one counted occurrence of this age is worth."""
     points = float(criterion.points)
-    half_life = _half_life(criterion, context)
+    half_life = decay(criterion, context.spec)
     return points * pl.lit(0.5).pow(age / half_life) if half_life else pl.lit(points)
 
 
@@ -77,7 +73,7 @@ def _evaluate(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
         newest = seen.group_by("m").agg(pl.col("age_days").min())
         found = newest.select("m", amount=_worth(criterion, context, pl.col("age_days")),
                               evidence=pl.lit(1))  # fmt: skip
-    elif _half_life(criterion, context):
+    elif decay(criterion, context.spec):
         worth = _worth(criterion, context, pl.col("age_days")).sum()
         found = seen.group_by("m").agg(amount=worth, evidence=pl.len())
     else:
@@ -89,7 +85,7 @@ def _evaluate(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
 
 
 def _per_day(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
-    if _half_life(criterion, context):
+    if decay(criterion, context.spec):
         worth = _worth(criterion, context, pl.col("age_days")).sum()
     else:
         worth = float(criterion.points) * pl.len().cast(pl.Float64)
