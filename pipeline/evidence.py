@@ -1,7 +1,7 @@
 """The evidence behind a score, for the lead page: which activities each criterion counted.
 
 Plain data in, plain data out (no ORM); the matching and counting are the engine's own
-(counted_activities, busiest_span), so the evidence shown numbers the engine's evidence count.
+(evidence_activities), so the evidence shown numbers the engine's evidence count.
 Also the score history: the engine replayed at past times.
 """
 
@@ -9,20 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from scoring.definition import (
-    ActivityCriterion,
-    AttributeCriterion,
-    Criterion,
-    FrequencyCriterion,
-    InactivityCriterion,
-    ModelSpec,
-)
+from scoring.criteria import criterion_type
+from scoring.definition import Criterion, ModelSpec
 from scoring.engine import (
     ActivityFact,
     LeadFacts,
-    busiest_span,
-    counted_activities,
-    latest_activity,
+    evidence_activities,
     lead_value,
     score_over_time,
 )
@@ -45,16 +37,20 @@ def criterion_evidence(
     now: datetime,
     tz: tzinfo,
 ) -> Evidence:
-    if isinstance(criterion, AttributeCriterion):
-        field = criterion.condition.field
+    kind = criterion_type(criterion)
+    if not kind.READS_ACTIVITIES:  # the profile value it looked at
+        field = kind.lead_paths(criterion)[0]
         return Evidence(field=field, value=lead_value(lead, field))
-    if isinstance(criterion, ActivityCriterion):
-        return Evidence(activities=tuple(counted_activities(criterion, activities, now, tz)))
-    if isinstance(criterion, FrequencyCriterion):
-        return Evidence(activities=tuple(busiest_span(criterion, activities, now)))
-    assert isinstance(criterion, InactivityCriterion)
-    latest = latest_activity(criterion, activities, now, tz)
-    return Evidence(last_activity_at=None if latest is None else latest.occurred_at)
+    found = evidence_activities(criterion, activities, now, tz)
+    if kind.NEWEST_ONLY:  # the newest activity decides it, so that is its evidence
+        return Evidence(last_activity_at=found[0].occurred_at if found else None)
+    return Evidence(activities=tuple(found))
+
+
+def _counts_activities(criterion: Criterion) -> bool:
+    """Whether its evidence count numbers the activities shown."""
+    kind = criterion_type(criterion)
+    return bool(kind.READS_ACTIVITIES and not kind.NEWEST_ONLY)
 
 
 @dataclass(frozen=True)
@@ -84,10 +80,9 @@ def explain(
         consistent = False
         if criterion is not None:
             evidence = criterion_evidence(criterion, lead, activities, now, tz)
-            if isinstance(criterion, ActivityCriterion | FrequencyCriterion):
-                consistent = len(evidence.activities) == int(item["evidence_count"])
-            else:
-                consistent = True
+            consistent = not _counts_activities(criterion) or len(evidence.activities) == int(
+                item["evidence_count"]
+            )
         rows.append(
             ExplainedCriterion(
                 name=item["criterion"],

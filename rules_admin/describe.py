@@ -1,12 +1,13 @@
 """Plain-language sentences for criteria ("+20 when the company is a target account")."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from scoring.criteria import TYPES
 from scoring.models import Account, Lead
 
 _OPS = {
@@ -103,58 +104,42 @@ def condition_text(condition: Mapping[str, Any], *, activity: bool = False) -> s
     return str(_CLAUSES[op]) % {"subject": subject, "value": _value_text(value)}
 
 
-def _kinds_text(kinds: Sequence[str]) -> str:
-    return _(" or ").join(kinds) if kinds else _("any activity")
+class _Words:
+    """How the editor words a criterion (scoring.criteria.reading.Words), in the active language."""
+
+    def __call__(self, message: str, **values: object) -> str:
+        return _(message) % values if values else _(message)
+
+    def points(self, points: object) -> str:
+        return points_text(points if isinstance(points, int | float) else 0)
+
+    def number(self, value: object) -> str:
+        return _value_text(value)
+
+    def kinds(self, item: Mapping[str, Any]) -> str:
+        kinds = item.get("kinds") or ()
+        return _(" or ").join(str(kind) for kind in kinds) if kinds else _("any activity")
+
+    def condition(self, condition: Mapping[str, Any]) -> str:
+        return condition_text(condition)
+
+    def where(self, item: Mapping[str, Any]) -> str:
+        return " ".join(
+            _("where %(condition)s") % {"condition": condition_text(c, activity=True)}
+            for c in item.get("where") or ()
+            if isinstance(c, Mapping)
+        )
+
+    def window(self, item: Mapping[str, Any]) -> str:
+        if not item.get("window_days"):
+            return ""
+        return _("in the last %(days)s days") % {"days": _value_text(item["window_days"])}
 
 
 def criterion_sentence(item: Mapping[str, Any]) -> str:
-    """One sentence for a rules-as-code criterion dict, readable without knowing the format."""
-    points = points_text(item.get("points") or 0)
-    kind = item.get("type")
-    kinds = _kinds_text(item.get("kinds") or ())
-    if kind == "attribute":
-        return _("%(points)s when %(condition)s") % {
-            "points": points,
-            "condition": condition_text(item),
-        }
-    if kind == "inactivity":
-        days = _value_text(item.get("days"))
-        if not item.get("kinds"):
-            return _("%(points)s when there was no activity for %(days)s days") % {
-                "points": points,
-                "days": days,
-            }
-        return _("%(points)s when there was no %(kinds)s for %(days)s days") % {
-            "points": points,
-            "kinds": kinds,
-            "days": days,
-        }
-    where = " ".join(
-        _("where %(condition)s") % {"condition": condition_text(c, activity=True)}
-        for c in item.get("where") or ()
-    )
-    if kind == "frequency":
-        text = _("%(points)s when at least %(count)s × %(kinds)s happen within %(days)s days") % {
-            "points": points,
-            "count": item.get("at_least"),
-            "kinds": kinds,
-            "days": _value_text(item.get("within_days")),
-        }
-    else:
-        count = item.get("count") or "each"
-        template = {
-            "each": gettext_lazy("%(points)s for each %(kinds)s"),
-            "once": gettext_lazy("%(points)s once for %(kinds)s"),
-            "per_day": gettext_lazy("%(points)s per day with %(kinds)s"),
-        }.get(count, gettext_lazy("%(points)s for each %(kinds)s"))
-        text = str(template) % {"points": points, "kinds": kinds}
-    parts = [text, where] if where else [text]
-    if item.get("window_days"):
-        parts.append(_("in the last %(days)s days") % {"days": _value_text(item["window_days"])})
-    if item.get("cap"):
-        parts.append(_("(at most %(cap)s)") % {"cap": _value_text(item["cap"])})
-    if item.get("half_life_days"):
-        parts.append(
-            _("(worth half after %(days)s days)") % {"days": _value_text(item["half_life_days"])}
-        )
-    return " ".join(str(p) for p in parts)
+    """One sentence for a rules-as-code criterion dict, readable without knowing the format; its
+    type words it (a definition still being written may have an unknown type: its name then)."""
+    kind = TYPES.get(item.get("type")) if isinstance(item.get("type"), str) else None
+    if kind is None:
+        return str(item.get("name") or "")
+    return str(kind.sentence(item, _Words()))

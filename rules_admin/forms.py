@@ -3,14 +3,16 @@ validation is scoring.definition's, and its problems come back next to the match
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from scoring.definition import COUNT_MODES, OPERATORS, Problem
-from scoring.models import CriterionType
+from scoring.criteria import TYPES
+from scoring.criteria.reading import OPERATORS, Field, Problem
 
 from .describe import OPERATOR_LABELS
 
@@ -18,11 +20,6 @@ WHERE_ROWS = 2
 BAND_ROWS = 6
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
-_COUNT_LABELS = {
-    "each": _("every time"),
-    "once": _("once"),
-    "per_day": _("once per day"),
-}
 _OP_CHOICES = [("", "—")] + [(op, OPERATOR_LABELS[op]) for op in OPERATORS]
 
 
@@ -63,10 +60,6 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _optional_decimal(label: str, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(label=label, required=False, help_text=help_text)
-
-
 class ProblemsMixin:
     """Show scoring.definition problems next to the field their path names."""
 
@@ -86,52 +79,59 @@ class ProblemsMixin:
         return head if head in self.fields else None  # type: ignore[attr-defined]
 
 
+def _type_field(field: Field) -> forms.Field:
+    """The form field of a criterion type's input (the ones spread over several inputs, a
+    condition and the property conditions, are built by the form)."""
+    label, help_text = gettext_lazy(field.label), gettext_lazy(field.help) if field.help else ""
+    if field.kind == "number":
+        return forms.DecimalField(label=label, required=False, help_text=help_text)
+    if field.kind == "whole":
+        return forms.IntegerField(label=label, required=False, help_text=help_text)
+    if field.kind == "choice":
+        choices = [(value, gettext_lazy(text)) for value, text in field.choices]
+        return forms.ChoiceField(label=label, required=False, choices=choices)
+    return forms.CharField(label=label, required=False, help_text=help_text)
+
+
+def type_choices() -> list[tuple[str, Any]]:
+    """The criterion types by their names (read when shown, so the registry is the one list)."""
+    return [(key, gettext_lazy(kind.LABEL)) for key, kind in TYPES.items()]
+
+
+@dataclass(frozen=True)
+class TypeRow:
+    """One row of inputs in the editor and the criterion types (space-separated) that use it."""
+
+    types: str
+    fields: list[forms.BoundField]
+
+
 class CriterionForm(ProblemsMixin, forms.Form):
+    """A criterion: the inputs every type has, then each type's own (scoring.criteria's FIELDS);
+    the page shows those of the chosen type."""
+
     name = forms.CharField(label=_("Name"), max_length=120)
-    type = forms.ChoiceField(label=_("Type"), choices=CriterionType.choices)
+    type = forms.ChoiceField(label=_("Type"), choices=type_choices)
     points = forms.DecimalField(label=_("Points"), help_text=_("Negative points lower the score."))
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
     description = forms.CharField(
         label=_("Why it matters"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    # attribute
-    field = forms.CharField(
-        label=_("Field"), required=False, help_text=_("For example account.employee_count.")
-    )
-    op = forms.ChoiceField(label=_("Condition"), choices=_OP_CHOICES, required=False)
-    value = forms.CharField(
-        label=_("Value"),
-        required=False,
-        help_text=_("Several values separated by commas; a range as low, high."),
-    )
-    # activity, frequency, inactivity
-    kinds = forms.CharField(
-        label=_("Activity kinds"),
-        required=False,
-        help_text=_("Separated by commas; empty means any activity."),
-    )
-    count = forms.ChoiceField(
-        label=_("Count"),
-        required=False,
-        choices=[(mode, _COUNT_LABELS[mode]) for mode in COUNT_MODES],
-    )
-    cap = _optional_decimal(_("At most (points)"))
-    window_days = _optional_decimal(_("Only the last (days)"))
-    half_life_days = _optional_decimal(_("Worth half after (days)"))
-    at_least = forms.IntegerField(label=_("At least (activities)"), required=False)
-    within_days = _optional_decimal(_("Within (days)"))
-    days = _optional_decimal(_("No activity for (days)"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for i in range(1, WHERE_ROWS + 1):
-            self.fields[f"where_field_{i}"] = forms.CharField(
-                label=_("Only where property"), required=False
-            )
-            self.fields[f"where_op_{i}"] = forms.ChoiceField(
-                label=_("Condition"), choices=_OP_CHOICES, required=False
-            )
-            self.fields[f"where_value_{i}"] = forms.CharField(label=_("Value"), required=False)
+        for field in _type_fields():
+            if field.kind == "condition":
+                self.fields.update(_condition_fields("", _("Field"), _("Condition")))
+                self.fields["field"].help_text = _("For example account.employee_count.")
+                self.fields["value"].help_text = _(
+                    "Several values separated by commas; a range as low, high."
+                )
+            elif field.kind == "conditions":
+                for i in range(1, WHERE_ROWS + 1):
+                    self.fields.update(_condition_fields(f"_{i}", gettext_lazy(field.label)))
+            else:
+                self.fields[field.key] = _type_field(field)
 
     @classmethod
     def initial_from(cls, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,56 +145,94 @@ class CriterionForm(ProblemsMixin, forms.Form):
             initial[f"where_value_{i}"] = value_text(condition.get("value"))
         return initial
 
-    def where_rows(self) -> list[tuple[forms.BoundField, forms.BoundField, forms.BoundField]]:
-        return [
-            (self[f"where_field_{i}"], self[f"where_op_{i}"], self[f"where_value_{i}"])
-            for i in range(1, WHERE_ROWS + 1)
-        ]
+    def type_rows(self) -> list[TypeRow]:
+        """The types' rows of inputs, each once, in the order the types list them."""
+        rows: dict[tuple[Field, ...], list[str]] = {}
+        for key, kind in TYPES.items():
+            for row in kind.FIELDS:
+                rows.setdefault(row, []).append(key)
+        shown = []
+        for row, types in rows.items():
+            for names in self._row_names(row):
+                shown.append(TypeRow(" ".join(types), [self[name] for name in names]))
+        return shown
+
+    @staticmethod
+    def _row_names(row: tuple[Field, ...]) -> list[list[str]]:
+        if row[0].kind == "condition":
+            return [["field", "op", "value"]]
+        if row[0].kind == "conditions":
+            return [[f"where_{part}_{i}" for part in ("field", "op", "value")]
+                    for i in range(1, WHERE_ROWS + 1)]  # fmt: skip
+        return [[field.key for field in row]]
+
+    def type_labels(self) -> list[tuple[str, Any]]:
+        return type_choices()
 
     def definition(self) -> dict[str, Any]:
         """The rules-as-code dict of the cleaned data (keys of the chosen type only)."""
         data = self.cleaned_data
-        kind = data["type"]
-        item: dict[str, Any] = {"name": data["name"].strip(), "type": kind}
+        item: dict[str, Any] = {"name": data["name"].strip(), "type": data["type"]}
         if data.get("description"):
             item["description"] = data["description"]
-        if kind == "attribute":
-            op = data.get("op") or None
-            item.update(field=data.get("field", "").strip() or None, op=op)
-            value = parse_value(op or "", data.get("value", ""))
-            if value is not None:
-                item["value"] = value
-        else:
-            kinds = [k.strip() for k in data.get("kinds", "").split(",") if k.strip()]
-            if kinds:
-                item["kinds"] = kinds
-        if kind in ("activity", "frequency"):
-            where = []
-            for i in range(1, WHERE_ROWS + 1):
-                field, op = data.get(f"where_field_{i}", "").strip(), data.get(f"where_op_{i}")
-                if not field and not op:
-                    continue
-                condition = {"field": field or None, "op": op or None}
-                value = parse_value(op or "", data.get(f"where_value_{i}", ""))
-                if value is not None:
-                    condition["value"] = value
-                where.append(condition)
-            if where:
-                item["where"] = where
-            item["window_days"] = _number(data.get("window_days"))
-        if kind == "activity":
-            item["count"] = data.get("count") or "each"
-            item["cap"] = _number(data.get("cap"))
-            item["half_life_days"] = _number(data.get("half_life_days"))
-        elif kind == "frequency":
-            item["at_least"] = data.get("at_least")
-            item["within_days"] = _number(data.get("within_days"))
-        elif kind == "inactivity":
-            item["days"] = _number(data.get("days"))
+        for row in TYPES[data["type"]].FIELDS:
+            for field in row:
+                item.update(self._value(field))
         item["points"] = _number(data["points"])
         if not data.get("enabled"):
             item["enabled"] = False
         return {k: v for k, v in item.items() if v is not None or k in ("field", "op")}
+
+    def _value(self, field: Field) -> dict[str, Any]:
+        """A type's input as rules-as-code keys."""
+        data = self.cleaned_data
+        if field.kind == "condition":
+            return _condition(data, "")
+        if field.kind == "conditions":
+            where = [_condition(data, f"_{i}") for i in range(1, WHERE_ROWS + 1)]
+            where = [condition for condition in where if condition]
+            return {"where": where} if where else {}
+        if field.kind == "kinds":
+            kinds = [k.strip() for k in data.get(field.key, "").split(",") if k.strip()]
+            return {field.key: kinds} if kinds else {}
+        if field.kind == "number":
+            return {field.key: _number(data.get(field.key))}
+        if field.kind == "choice":
+            return {field.key: data.get(field.key) or field.default}
+        return {field.key: data.get(field.key)}
+
+
+def _type_fields() -> list[Field]:
+    """Every input of every type, each once."""
+    return list({field: None for kind in TYPES.values() for row in kind.FIELDS for field in row})
+
+
+def _condition_fields(suffix: str, label: Any, op_label: Any = None) -> dict[str, forms.Field]:
+    """A condition's three inputs: field, op and value (suffix _1 … for property conditions,
+    whose field is called where_field_1 and so on)."""
+    prefix = "where_" if suffix else ""
+    return {
+        f"{prefix}field{suffix}": forms.CharField(label=label, required=False),
+        f"{prefix}op{suffix}": forms.ChoiceField(
+            label=op_label or _("Condition"), choices=_OP_CHOICES, required=False
+        ),
+        f"{prefix}value{suffix}": forms.CharField(label=_("Value"), required=False),
+    }
+
+
+def _condition(data: Mapping[str, Any], suffix: str) -> dict[str, Any]:
+    """The condition typed in `field{suffix}`, `op{suffix}`, `value{suffix}`: an attribute's
+    (flat, kept even when empty so the validator names what is missing) or a property's."""
+    prefix = "where_" if suffix else ""
+    field = data.get(f"{prefix}field{suffix}", "").strip()
+    op = data.get(f"{prefix}op{suffix}") or None
+    if suffix and not field and not op:
+        return {}
+    condition: dict[str, Any] = {"field": field or None, "op": op}
+    value = parse_value(op or "", data.get(f"{prefix}value{suffix}", ""))
+    if value is not None:
+        condition["value"] = value
+    return condition
 
 
 class ThresholdsForm(ProblemsMixin, forms.Form):

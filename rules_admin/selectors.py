@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from scoring.criteria import TYPES
 from scoring.definition import ACCOUNT_FIELDS, LEAD_FIELDS
 from scoring.models import (
     Activity,
@@ -56,7 +57,7 @@ def criteria_grouped(*, scoring_model: ScoringModel) -> dict[str, list[Criterion
         definition = criterion_definition(criterion)
         if criterion.points < 0:
             group = "negative"
-        elif criterion.type == "attribute":
+        elif criterion.type in TYPES and TYPES[criterion.type].FIT:
             group = "fit"
         else:
             group = "engagement"

@@ -50,19 +50,12 @@ from scoring.criteria.conditions import (
     to_decimal,
     value_text,
 )
-from scoring.definition import (
-    ActivityCriterion,
-    Band,
-    FrequencyCriterion,
-    InactivityCriterion,
-    ModelSpec,
-    Number,
-)
+from scoring.definition import Band, Criterion, ModelSpec, Number
 
 __all__ = [
     "ActivityFact", "Contribution", "LeadFacts", "LeadScoreResult", "Scores", "applies_to",
-    "busiest_span", "condition_matches", "counted_activities", "evaluate", "is_time_dependent",
-    "latest_activity", "round_points", "score_lead", "score_over_time", "to_decimal",
+    "condition_matches", "evaluate", "evidence_activities", "is_time_dependent", "round_points",
+    "score_lead", "score_over_time", "to_decimal",
 ]  # fmt: skip
 
 CENT = Decimal("0.01")
@@ -490,52 +483,18 @@ def score_lead(
     return score_over_time(spec, lead, activities, [now], tz)[0]
 
 
-def _evidence_activities(
-    spec: ModelSpec,
-    criterion: ActivityCriterion | FrequencyCriterion | InactivityCriterion,
+def evidence_activities(
+    criterion: Criterion,
     activities: Sequence[ActivityFact],
     now: datetime,
     tz: str | tzinfo,
 ) -> list[ActivityFact]:
+    """The activities behind a criterion at `now`, newest first, as its type names them (an
+    activity criterion's counted ones, a frequency's busiest span, the newest one an inactivity
+    counts its silence from); none for a type that reads no activities."""
     _checked_aware([now])
-    single = ModelSpec(**{**_spec_fields(spec), "audience": (), "criteria": (criterion,)})
+    single = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
     leads, acts = facts_frames([single], [(0, LeadFacts(fields={}))], ((0, a) for a in activities))
     moment = pl.DataFrame({"lead_id": [0], "at": [now]}, schema=MOMENT_SCHEMA)
     rows = evidence_of(single, 0, leads, acts, moment, tz)
     return [] if rows is None else [activities[i] for i in rows.get_column("activity")]
-
-
-def counted_activities(
-    criterion: ActivityCriterion,
-    activities: Sequence[ActivityFact],
-    now: datetime,
-    tz: str | tzinfo,
-    decay_half_life_days: Number | None = None,
-) -> list[ActivityFact]:
-    """The activities an activity criterion counts at `now` (its evidence), newest first."""
-    spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,),
-                     decay_half_life_days=decay_half_life_days)  # fmt: skip
-    return _evidence_activities(spec, criterion, activities, now, tz)
-
-
-def busiest_span(
-    criterion: FrequencyCriterion,
-    activities: Sequence[ActivityFact],
-    now: datetime,
-    tz: str | tzinfo = "UTC",
-) -> list[ActivityFact]:
-    """The activities of a frequency criterion's largest span at `now`, newest first."""
-    spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
-    return _evidence_activities(spec, criterion, activities, now, tz)
-
-
-def latest_activity(
-    criterion: InactivityCriterion,
-    activities: Sequence[ActivityFact],
-    now: datetime,
-    tz: str | tzinfo = "UTC",
-) -> ActivityFact | None:
-    """The newest activity an inactivity criterion counts the silence from at `now`."""
-    spec = ModelSpec(slug="evidence", name="", mql_threshold=0, bands=(), criteria=(criterion,))
-    found = _evidence_activities(spec, criterion, activities, now, tz)
-    return found[0] if found else None

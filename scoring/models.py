@@ -9,6 +9,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from scoring.criteria import TYPES
+
 
 class TimestampedModel(models.Model):
     # A default rather than auto_now_add, so imports can carry the CRM's own creation time.
@@ -269,11 +271,9 @@ class ScoringModel(TimestampedModel):
         return self.name
 
 
-class CriterionType(models.TextChoices):
-    ATTRIBUTE = "attribute", _("Profile (fit)")
-    ACTIVITY = "activity", _("Activity (engagement)")
-    FREQUENCY = "frequency", _("Frequency bonus")
-    INACTIVITY = "inactivity", _("Inactivity")
+def criterion_types() -> list[tuple[str, str]]:
+    """The criterion types and their names (a callable, so a new type needs no migration)."""
+    return [(key, _(kind.LABEL)) for key, kind in TYPES.items()]
 
 
 class Criterion(models.Model):
@@ -285,7 +285,7 @@ class Criterion(models.Model):
     position = models.PositiveIntegerField(_("position"), default=0)
     name = models.CharField(_("name"), max_length=120)
     description = models.TextField(_("description"), blank=True)
-    type = models.CharField(_("type"), max_length=20, choices=CriterionType.choices)
+    type = models.CharField(_("type"), max_length=20, choices=criterion_types)
     points = models.DecimalField(_("points"), max_digits=10, decimal_places=2)
     enabled = models.BooleanField(_("enabled"), default=True)
     params = models.JSONField(_("parameters"), default=dict, blank=True)

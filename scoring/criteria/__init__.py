@@ -1,25 +1,34 @@
-"""The criterion types, one module each: what it matches, how it is worth points column-wise,
-the evidence behind them, and whether the points change as time passes.
+"""The criterion types, one module each. A type's module owns everything about it:
 
-A type's module has TYPE (its name in rules as code), SPEC (its definition class), FIT (whether
-its points count as fit rather than engagement), NEWEST_ONLY (whether only each lead's newest
-matching activity by the moment decides it), lead_paths / property_keys (the values it reads),
-window (how far back it counts activities), decay and from_evidence (its half-life, and its amount
-from a stored evidence count where that is exact), and evaluate / evidence / time_dependent (see
-scoring.criteria.base for what they take and answer).
+- in rules as code: TYPE (its name), SPEC (its definition class), KEYS (its keys beside name,
+  type, points, description and enabled) and read (those keys read and checked);
+- in the engine: FIT (whether its points count as fit rather than engagement), READS_ACTIVITIES,
+  NEWEST_ONLY (whether only each lead's newest matching activity by the moment decides it),
+  lead_paths / property_keys (the values it reads), window (how far back it counts activities),
+  decay and from_evidence (its half-life, and its amount from a stored evidence count where that
+  is exact), evaluate / evidence / time_dependent (see scoring.criteria.base);
+- in the editor, as plain data: LABEL (its name for people), FIELDS (its inputs, in rows) and
+  sentence (what it says in words).
+
+Adding a type is one module, its line below, its tests and its translations.
 """
 
 from types import ModuleType
-
-from scoring.definition import CRITERION_TYPES, Criterion
+from typing import TypeAlias
 
 from . import activity, attribute, frequency, inactivity
+from .activity import ActivityCriterion
+from .attribute import AttributeCriterion
+from .frequency import FrequencyCriterion
+from .inactivity import InactivityCriterion
 
 TYPES: dict[str, ModuleType] = {
     module.TYPE: module for module in (attribute, activity, frequency, inactivity)
 }
-if set(TYPES) != set(CRITERION_TYPES):
-    raise ImportError(f"criterion types without a module: {set(CRITERION_TYPES) - set(TYPES)}")
+CRITERION_TYPES = tuple(TYPES)
+Criterion: TypeAlias = (
+    AttributeCriterion | ActivityCriterion | FrequencyCriterion | InactivityCriterion
+)
 
 
 class UnknownCriterionType(LookupError):

@@ -11,18 +11,71 @@ min(sum, cap) for positive points, max(sum, -cap) for negative. Evidence = the n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias
 
 import polars as pl
 
-from scoring.definition import ActivityCriterion, ModelSpec, Number
-
 from .base import Context, amounts, cents
+from .reading import (
+    KINDS_FIELD,
+    WHERE_FIELD,
+    WINDOW_FIELD,
+    Condition,
+    Field,
+    Number,
+    Reader,
+    Words,
+    at,
+    gettext_noop,
+)
+
+if TYPE_CHECKING:
+    from scoring.definition import ModelSpec
 
 TYPE = "activity"
-SPEC = ActivityCriterion
+LABEL = gettext_noop("Activity (engagement)")
 FIT = False
 NEWEST_ONLY = False
+READS_ACTIVITIES = True
+COUNT_MODES: Final = ("each", "once", "per_day")
+CountMode: TypeAlias = Literal["each", "once", "per_day"]
+
+
+# Field order is the canonical dump order, hence kw_only: required and defaulted fields interleave.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivityCriterion:
+    type: ClassVar[Literal["activity"]] = "activity"
+    name: str
+    description: str = ""
+    kinds: tuple[str, ...] = ()
+    where: tuple[Condition, ...] = ()
+    count: CountMode = "each"
+    cap: Number | None = None
+    window_days: Number | None = None
+    half_life_days: Number | None = None
+    points: Number
+    enabled: bool = True
+
+
+SPEC = ActivityCriterion
+KEYS: Final = ("kinds", "where", "count", "cap", "window_days", "half_life_days")
+
+
+def read(data: Mapping[str, Any], prefix: str, reader: Reader) -> dict[str, Any]:
+    """Its own keys of a rules-as-code entry; problems go to the reader."""
+    found: dict[str, Any] = {
+        "kinds": reader.kinds(data.get("kinds"), at(prefix, "kinds")),
+        "where": reader.conditions(data.get("where"), at(prefix, "where"), "activity"),
+        "window_days": reader.optional_positive(data, "window_days", prefix),
+        "count": "each" if data.get("count") is None else data["count"],
+    }
+    if found["count"] not in COUNT_MODES:
+        reader.fail(at(prefix, "count"), f"must be one of {', '.join(COUNT_MODES)}")
+    found["cap"] = reader.optional_positive(data, "cap", prefix, points=True)
+    found["half_life_days"] = reader.optional_positive(data, "half_life_days", prefix)
+    return found
 
 
 def _counted(criterion: ActivityCriterion, context: Context) -> pl.DataFrame:
@@ -137,3 +190,49 @@ def from_evidence(criterion: ActivityCriterion, spec: ModelSpec, count: pl.Expr)
         cap = cents(criterion.cap)
         amount = amount.clip(upper_bound=cap) if points > 0 else amount.clip(lower_bound=-cap)
     return amount.cast(pl.Int64)
+
+
+# --- in the editor -------------------------------------------------------------------------------
+
+_COUNT_FIELD = Field(
+    "count",
+    "choice",
+    gettext_noop("Count"),
+    choices=(
+        ("each", gettext_noop("every time")),
+        ("once", gettext_noop("once")),
+        ("per_day", gettext_noop("once per day")),
+    ),
+    default="each",
+)
+FIELDS: Final = (
+    (KINDS_FIELD,),
+    (WHERE_FIELD,),
+    (
+        _COUNT_FIELD,
+        Field("cap", "number", gettext_noop("At most (points)")),
+        Field("half_life_days", "number", gettext_noop("Worth half after (days)")),
+    ),
+    (WINDOW_FIELD,),
+)
+_COUNTED: Final = {
+    "each": gettext_noop("%(points)s for each %(kinds)s"),
+    "once": gettext_noop("%(points)s once for %(kinds)s"),
+    "per_day": gettext_noop("%(points)s per day with %(kinds)s"),
+}
+
+
+def sentence(item: Mapping[str, Any], words: Words) -> str:
+    """ "+5 for each page_view where its url starts with “/pricing” in the last 30 days"."""
+    template = _COUNTED.get(item.get("count") or "each", _COUNTED["each"])
+    parts = [
+        words(template, points=words.points(item.get("points")), kinds=words.kinds(item)),
+        words.where(item),
+        words.window(item),
+    ]
+    if item.get("cap"):
+        parts.append(words(gettext_noop("(at most %(cap)s)"), cap=words.number(item["cap"])))
+    if item.get("half_life_days"):
+        days = words.number(item["half_life_days"])
+        parts.append(words(gettext_noop("(worth half after %(days)s days)"), days=days))
+    return " ".join(part for part in parts if part)

@@ -5,18 +5,42 @@ Evidence 1. Nothing about them changes as time passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import polars as pl
 
-from scoring.definition import AttributeCriterion, ModelSpec, Number
-
 from .base import Context, amounts, cents
+from .reading import Condition, Field, Number, Reader, Words, gettext_noop
+
+if TYPE_CHECKING:
+    from scoring.definition import ModelSpec
 
 TYPE = "attribute"
-SPEC = AttributeCriterion
+LABEL = gettext_noop("Profile (fit)")
 FIT = True
 NEWEST_ONLY = False
+READS_ACTIVITIES = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttributeCriterion:
+    type: ClassVar[Literal["attribute"]] = "attribute"
+    name: str
+    description: str = ""
+    condition: Condition  # written flat in rules as code: field, op, value
+    points: Number
+    enabled: bool = True
+
+
+SPEC = AttributeCriterion
+KEYS: Final = ("field", "op", "value")
+
+
+def read(data: Mapping[str, Any], prefix: str, reader: Reader) -> dict[str, Any]:
+    """Its own keys of a rules-as-code entry; problems go to the reader."""
+    return {"condition": reader.condition(data, prefix, "lead")}
 
 
 def evaluate(criteria: Sequence[AttributeCriterion], context: Context) -> list[pl.DataFrame]:
@@ -60,3 +84,14 @@ def decay(criterion: AttributeCriterion, spec: ModelSpec) -> Number | None:
 def from_evidence(criterion: AttributeCriterion, spec: ModelSpec, count: pl.Expr) -> pl.Expr | None:
     """Its amount in cents from a stored evidence count: it fires for its points."""
     return pl.lit(cents(criterion.points), dtype=pl.Int64)
+
+
+# --- in the editor -------------------------------------------------------------------------------
+
+FIELDS: Final = ((Field("condition", "condition"),),)
+
+
+def sentence(item: Mapping[str, Any], words: Words) -> str:
+    """ "+20 when the company is on the target-account list"."""
+    template = gettext_noop("%(points)s when %(condition)s")
+    return words(template, points=words.points(item.get("points")), condition=words.condition(item))

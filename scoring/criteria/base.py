@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from scoring.definition import Condition, ModelSpec, Number
-
 from .conditions import columns_match, to_decimal
+from .reading import Condition, Number
+
+if TYPE_CHECKING:
+    from scoring.definition import ModelSpec
 
 MICROSECONDS_PER_DAY = 86_400_000_000
 # The shape of every criterion's answer.

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
-from scoring.definition import Condition, ConditionValue, Number, Scalar
+from .reading import Condition, ConditionValue, Number, Scalar
 
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})

@@ -7,18 +7,68 @@ largest number of them found within such a span.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import polars as pl
 
-from scoring.definition import FrequencyCriterion, ModelSpec, Number
-
 from .base import MICROSECONDS_PER_DAY, Context, amounts, cents
+from .reading import (
+    KINDS_FIELD,
+    WHERE_FIELD,
+    WINDOW_FIELD,
+    Condition,
+    Field,
+    Number,
+    Reader,
+    Words,
+    at,
+    gettext_noop,
+)
+
+if TYPE_CHECKING:
+    from scoring.definition import ModelSpec
 
 TYPE = "frequency"
-SPEC = FrequencyCriterion
+LABEL = gettext_noop("Frequency bonus")
 FIT = False
 NEWEST_ONLY = False
+READS_ACTIVITIES = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrequencyCriterion:
+    type: ClassVar[Literal["frequency"]] = "frequency"
+    name: str
+    description: str = ""
+    kinds: tuple[str, ...] = ()
+    where: tuple[Condition, ...] = ()
+    at_least: int
+    within_days: Number
+    window_days: Number | None = None
+    points: Number
+    enabled: bool = True
+
+
+SPEC = FrequencyCriterion
+KEYS: Final = ("kinds", "where", "at_least", "within_days", "window_days")
+
+
+def read(data: Mapping[str, Any], prefix: str, reader: Reader) -> dict[str, Any]:
+    """Its own keys of a rules-as-code entry; problems go to the reader."""
+    found: dict[str, Any] = {
+        "kinds": reader.kinds(data.get("kinds"), at(prefix, "kinds")),
+        "where": reader.conditions(data.get("where"), at(prefix, "where"), "activity"),
+        "window_days": reader.optional_positive(data, "window_days", prefix),
+        "at_least": data.get("at_least"),
+    }
+    at_least = found["at_least"]
+    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 2:
+        reader.fail(at(prefix, "at_least"), "must be a whole number of at least 2")
+    within = data.get("within_days")
+    found["within_days"] = reader.number(within, at(prefix, "within_days"), positive=True)
+    return found
 
 
 def _spans(criterion: FrequencyCriterion, context: Context) -> pl.DataFrame:
@@ -121,3 +171,28 @@ def decay(criterion: FrequencyCriterion, spec: ModelSpec) -> Number | None:
 def from_evidence(criterion: FrequencyCriterion, spec: ModelSpec, count: pl.Expr) -> pl.Expr | None:
     """Its amount in cents from a stored evidence count: it fires for its points."""
     return pl.lit(cents(criterion.points), dtype=pl.Int64)
+
+
+# --- in the editor -------------------------------------------------------------------------------
+
+FIELDS: Final = (
+    (KINDS_FIELD,),
+    (WHERE_FIELD,),
+    (
+        Field("at_least", "whole", gettext_noop("At least (activities)")),
+        Field("within_days", "number", gettext_noop("Within (days)")),
+    ),
+    (WINDOW_FIELD,),
+)
+
+
+def sentence(item: Mapping[str, Any], words: Words) -> str:
+    """ "+15 when at least 3 × page_view happen within 7 days"."""
+    text = words(
+        gettext_noop("%(points)s when at least %(count)s × %(kinds)s happen within %(days)s days"),
+        points=words.points(item.get("points")),
+        count=item.get("at_least"),
+        kinds=words.kinds(item),
+        days=words.number(item.get("within_days")),
+    )
+    return " ".join(part for part in (text, words.where(item), words.window(item)) if part)

@@ -7,19 +7,47 @@ after it. Evidence 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import polars as pl
 
-from scoring.definition import InactivityCriterion, ModelSpec, Number
-
 from .base import MICROSECONDS_PER_DAY, Context, amounts, cents
+from .reading import KINDS_FIELD, Field, Number, Reader, Words, at, gettext_noop
+
+if TYPE_CHECKING:
+    from scoring.definition import ModelSpec
 
 TYPE = "inactivity"
-SPEC = InactivityCriterion
+LABEL = gettext_noop("Inactivity")
 FIT = False
 # Only each lead's newest activity (of its kinds) by the moment decides it.
 NEWEST_ONLY = True
+READS_ACTIVITIES = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InactivityCriterion:
+    type: ClassVar[Literal["inactivity"]] = "inactivity"
+    name: str
+    description: str = ""
+    kinds: tuple[str, ...] = ()
+    days: Number
+    points: Number
+    enabled: bool = True
+
+
+SPEC = InactivityCriterion
+KEYS: Final = ("days", "kinds")
+
+
+def read(data: Mapping[str, Any], prefix: str, reader: Reader) -> dict[str, Any]:
+    """Its own keys of a rules-as-code entry; problems go to the reader."""
+    return {
+        "kinds": reader.kinds(data.get("kinds"), at(prefix, "kinds")),
+        "days": reader.number(data.get("days"), at(prefix, "days"), positive=True),
+    }
 
 
 def evaluate(criteria: Sequence[InactivityCriterion], context: Context) -> list[pl.DataFrame]:
@@ -73,3 +101,18 @@ def from_evidence(
 ) -> pl.Expr | None:
     """Its amount in cents from a stored evidence count: it fires for its points."""
     return pl.lit(cents(criterion.points), dtype=pl.Int64)
+
+
+# --- in the editor -------------------------------------------------------------------------------
+
+FIELDS: Final = ((KINDS_FIELD,), (Field("days", "number", gettext_noop("No activity for (days)")),))
+
+
+def sentence(item: Mapping[str, Any], words: Words) -> str:
+    """ "-10 when there was no activity for 90 days"."""
+    points, days = words.points(item.get("points")), words.number(item.get("days"))
+    if not item.get("kinds"):
+        template = gettext_noop("%(points)s when there was no activity for %(days)s days")
+        return words(template, points=points, days=days)
+    template = gettext_noop("%(points)s when there was no %(kinds)s for %(days)s days")
+    return words(template, points=points, kinds=words.kinds(item), days=days)

@@ -9,7 +9,7 @@ import pytest
 from pipeline.charts import line_chart
 from pipeline.evidence import criterion_evidence, explain, score_history
 from scoring.definition import InactivityCriterion, parse_model
-from scoring.engine import ActivityFact, LeadFacts, counted_activities, score_lead
+from scoring.engine import ActivityFact, LeadFacts, evidence_activities, score_lead
 from tests.pipeline.conftest import MODEL
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -61,9 +61,9 @@ def test_once_counts_only_the_latest_and_per_day_the_latest_of_each_day():
         ActivityFact("page_view", day + timedelta(days=1), {"url": "/blog"}),
     ]
     by_name = {c.name: c for c in SPEC.criteria}
-    pricing = counted_activities(by_name["Pricing page"], views, NOW, TZ)
+    pricing = evidence_activities(by_name["Pricing page"], views, NOW, TZ)
     assert pricing == [views[1]]
-    assert counted_activities(by_name["Browsing day"], views, NOW, TZ) == [views[2], views[1]]
+    assert evidence_activities(by_name["Browsing day"], views, NOW, TZ) == [views[2], views[1]]
 
 
 def test_a_criterion_missing_from_the_rules_is_flagged_not_invented():
