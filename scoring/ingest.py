@@ -1,16 +1,18 @@
 """Taking activities in (API, tracking, imports) and asking for the affected leads to be rescored.
 
 `activities_ingest` validates a batch item by item, keeps the good items and reports the bad ones
-with their index; it is idempotent by (source, external_id). `rescore_request` records leads whose
-data changed in PendingRescore, where a burst of events for one lead collapses into one row, and
-makes sure one flush task is on its way.
+with their index; it is idempotent by (source, external_id), and for an item without an
+external_id but with its time, by what it says (its fingerprint: lead, kind, time to the
+microsecond, channel, properties and source), so a retried post counts once either way.
+`rescore_request` records leads whose data changed in PendingRescore, where a burst of events for
+one lead collapses into one row, and makes sure one flush task is on its way.
 """
 
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -37,6 +39,8 @@ _SURELY_FITS = MAX_PROPERTIES_STORED_BYTES // 8
 # Clocks of senders drift; an activity further ahead than this is a mistake, not a clock skew.
 FUTURE_TOLERANCE = timedelta(hours=1)
 _FLUSH_FLAG = "scoring:rescore-flush-scheduled"
+# The namespace of activity fingerprints (uuid5): fixed, so a fingerprint never changes.
+_FINGERPRINTS = uuid.UUID("7f1c3a52-6a0e-4d8e-9b1f-2f4c5e6a7b80")
 _ITEM_KEYS = frozenset(
     {"lead_id", "email", "lead_external_id", "kind", "occurred_at", "channel", "properties",
      "external_id"}
@@ -67,6 +71,20 @@ class _Item:
     channel: str
     properties_json: str
     external_id: str | None
+    timed: bool  # its time was given, not taken as now
+
+    def fingerprint(self, lead_id: int, source: str) -> uuid.UUID | None:
+        """What identifies it when it has no external_id: the same event delivered again has
+        the same one. None when it has an external_id, or no time of its own (a retry would
+        carry another "now")."""
+        if self.external_id is not None or not self.timed:
+            return None
+        properties = json.dumps(
+            json.loads(self.properties_json), sort_keys=True, ensure_ascii=False
+        )
+        at = self.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
+        text = "\x1f".join((str(lead_id), self.kind, at, self.channel, properties, source))
+        return uuid.uuid5(_FINGERPRINTS, text)
 
 
 def _text(item: Mapping[str, Any], key: str, limit: int, *, required: bool = False) -> str:
@@ -127,7 +145,10 @@ def _parse(index: int, item: object, now: datetime) -> _Item:
         raise ValueError(f"properties: larger than {MAX_PROPERTIES_BYTES} bytes")
     external_id = _text(item, "external_id", 255) or None
     channel = _text(item, "channel", 64)
-    return _Item(index, lead_key, kind, occurred_at, channel, properties_json, external_id)
+    return _Item(
+        index, lead_key, kind, occurred_at, channel, properties_json, external_id,
+        timed=raw_time not in (None, ""),
+    )  # fmt: skip
 
 
 def properties_stored_too_large(texts: Sequence[str]) -> list[bool]:
@@ -188,17 +209,18 @@ def _resolve_leads(
 
 
 _INSERT_COLUMNS = ("lead_id", "kind", "occurred_at", "channel", "properties", "source",
-                   "external_id", "created_at")  # fmt: skip
+                   "external_id", "fingerprint", "created_at")  # fmt: skip
 
 
 _STAGE_COLUMNS = (
     "lead_id bigint, kind text, occurred_at timestamptz, channel text, properties jsonb, "
-    "source text, external_id text, created_at timestamptz"
+    "source text, external_id text, fingerprint uuid, created_at timestamptz"
 )
 
 
 def _insert(rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Insert activities, skipping (source, external_id) duplicates; the lead ids of new rows."""
+    """Insert activities, skipping duplicates (by external_id or fingerprint); the lead ids of
+    new rows."""
     table = Activity._meta.db_table
     head = f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed names
     tail = " ON CONFLICT DO NOTHING RETURNING lead_id"
@@ -257,15 +279,17 @@ def activities_ingest(
     parsed = fitting
     leads = _resolve_leads(parsed, source=source, create_leads=create_leads, result=result)
     rows = []
+    fingerprint = Activity._meta.get_field("fingerprint")
     for item in parsed:
         lead_id = leads.get(item.lead_key)
         if lead_id is None:
             name, value = item.lead_key
             result.rejected.append(Rejected(item.index, f"{name}: no lead {value!r}"))
             continue
+        key = fingerprint.get_db_prep_value(item.fingerprint(lead_id, source), connection)
         rows.append(
             (lead_id, item.kind, item.occurred_at, item.channel,
-             item.properties_json, source, item.external_id, now)
+             item.properties_json, source, item.external_id, key, now)
         )  # fmt: skip
     created_for = _insert(rows)
     result.created = len(created_for)

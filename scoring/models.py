@@ -160,6 +160,8 @@ class Activity(models.Model):
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     source = models.CharField(_("source"), max_length=64, default="api")
     external_id = models.CharField(_("external id"), max_length=255, null=True, blank=True)
+    # What identifies an activity sent without external_id (scoring.ingest): a retry is stored once.
+    fingerprint = models.UUIDField(_("fingerprint"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
 
     class Meta:
@@ -172,6 +174,11 @@ class Activity(models.Model):
                 fields=["source", "external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="activity_source_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["fingerprint"],
+                condition=models.Q(fingerprint__isnull=False),
+                name="activity_fingerprint_unique",
             ),
         ]
         indexes = [

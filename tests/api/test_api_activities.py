@@ -47,6 +47,45 @@ def test_a_redelivered_batch_creates_nothing_new(marketing_api):
     assert Activity.objects.count() == 3
 
 
+def test_a_retried_batch_without_external_ids_counts_once(marketing_api):
+    lead = LeadFactory(email="anna@firma.de")
+    at = "2026-03-02T09:15:00.123456+01:00"
+    batch = [
+        {"email": "anna@firma.de", "kind": "page_view", "occurred_at": at,
+         "properties": {"url": "/pricing", "utm": {"source": "ads", "campaign": "q1"}}},
+        {"email": "anna@firma.de", "kind": "page_view", "occurred_at": at,
+         "properties": {"url": "/features"}},
+        {"lead_id": lead.pk, "kind": "email_open", "occurred_at": at, "channel": "email"},
+    ]  # fmt: skip
+    first = marketing_api.post(BULK, {"activities": batch}, format="json").json()
+    # The same events again, as a retry may word them: keys in another order, the time in UTC.
+    retried = [dict(reversed(list(item.items()))) for item in batch]
+    for item in retried:
+        item["occurred_at"] = "2026-03-02T08:15:00.123456Z"
+    retried[0]["properties"] = {"utm": {"campaign": "q1", "source": "ads"}, "url": "/pricing"}
+    again = marketing_api.post(BULK, {"activities": retried}, format="json").json()
+    assert (first["created"], first["duplicates"]) == (3, 0)
+    assert (again["created"], again["duplicates"]) == (0, 3)
+    # What differs by a microsecond, a channel or a property is another activity.
+    other = [
+        {**batch[0], "occurred_at": "2026-03-02T09:15:00.123457+01:00"},
+        {**batch[2], "channel": "web"},
+        {**batch[1], "properties": {"url": "/features", "ref": "x"}},
+    ]
+    third = marketing_api.post(BULK, {"activities": other}, format="json").json()
+    assert (third["created"], third["duplicates"]) == (3, 0)
+    assert Activity.objects.count() == 6
+
+
+def test_an_activity_without_its_time_or_id_is_taken_as_new_each_time(marketing_api):
+    """It happened when it arrived, so a second delivery is a second activity."""
+    LeadFactory(email="anna@firma.de")
+    batch = [{"email": "anna@firma.de", "kind": "page_view"}]
+    marketing_api.post(BULK, {"activities": batch}, format="json")
+    again = marketing_api.post(BULK, {"activities": batch}, format="json").json()
+    assert (again["created"], again["duplicates"]) == (1, 0)
+
+
 def test_unknown_leads_are_created_when_asked(marketing_api):
     batch = [{"email": "New@Kunde.nl", "kind": "newsletter_signup"}]
     response = marketing_api.post(BULK, {"activities": batch, "create_leads": True}, format="json")
