@@ -4,13 +4,20 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+
+from scoring import tasks
+from scoring.models import Account, Activity, Lead, RescoreRun
+from scoring.services import scoring_model_draft_definition, scoring_model_load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +80,47 @@ def live_worker(tmp_path, transactional_db):  # type: ignore[no-untyped-def]
         worker_stop(worker)
         if os.environ.get("SHOW_WORKER_LOG"):
             print(log_path.read_text())
+
+
+def leads_with_activities(count: int) -> None:
+    """`count` leads at mid-sized companies, most with some recent activity (bulk inserted)."""
+    accounts = Account.objects.bulk_create(
+        Account(name=f"Firma {i}", employee_count=150, is_target_account=i % 2 == 0)
+        for i in range(10)
+    )
+    leads = Lead.objects.bulk_create(
+        Lead(external_id=f"K-{i}", email=f"k{i}@example.de", account=accounts[i % 10])
+        for i in range(count)
+    )
+    now = timezone.now()
+    Activity.objects.bulk_create(
+        Activity(
+            lead=lead,
+            kind="webinar_attended" if j == 0 and i % 7 == 0 else "page_view",
+            occurred_at=now - timedelta(days=(i + j) % 60, hours=j),
+            channel="web",
+            properties={"url": "/pricing" if j == 1 else "/blog"},
+            source="test",
+        )
+        for i, lead in enumerate(leads)
+        for j in range(i % 4)
+    )
+
+
+def publish_in_small_chunks(chunk_size: int) -> None:
+    """Publish version 2 (MQL at 50), its run in chunks of `chunk_size` rather than the default."""
+    rescore_model = tasks.rescore_model
+    model = run_of(version__number=1).scoring_model
+
+    def delay_on_commit(scoring_model_id: int) -> None:
+        rescore_model.delay_on_commit(scoring_model_id, RescoreRun.Trigger.PUBLISH, chunk_size)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "rescore_model", SimpleNamespace(delay_on_commit=delay_on_commit))
+        scoring_model_load(
+            data={**scoring_model_draft_definition(scoring_model=model), "mql_threshold": 50}
+        )
+
+
+def run_of(**lookups: object) -> RescoreRun | None:
+    return RescoreRun.objects.filter(**lookups).select_related("scoring_model").first()

@@ -14,7 +14,6 @@ from datetime import timedelta
 from io import StringIO
 from itertools import count
 from pathlib import Path
-from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -26,10 +25,17 @@ from django.utils import timezone
 
 from leadscoring.celery import app
 from scoring import tasks
-from scoring.models import Account, Activity, Lead, LeadScore, RescoreChunk, RescoreRun
+from scoring.models import LeadScore, RescoreChunk, RescoreRun
 from scoring.runs import RUN_STALL_LIMIT, chunk_ranges
-from scoring.services import scoring_model_draft_definition, scoring_model_load
-from tests.integration.conftest import _database_url, wait_for, worker_start, worker_stop
+from tests.integration.conftest import (
+    _database_url,
+    leads_with_activities,
+    publish_in_small_chunks,
+    run_of,
+    wait_for,
+    worker_start,
+    worker_stop,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.worker]
 LIBRARY = Path(settings.BASE_DIR) / "scoring" / "model_library"
@@ -63,16 +69,16 @@ def start_worker(live_worker, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_a_run_whose_worker_was_killed_finishes_after_the_sweep(live_worker, start_worker):
-    _leads_with_activities()
+    leads_with_activities(LEADS)
     call_command("load_scoring_model", str(LIBRARY / "b2b-saas.yaml"), stdout=StringIO())
-    first = wait_for(lambda: _run(version__number=1, status=RescoreRun.Status.DONE), timeout=SLOW)
+    first = wait_for(lambda: run_of(version__number=1, status=RescoreRun.Status.DONE), timeout=SLOW)
     ranges = chunk_ranges(CHUNK_SIZE)  # the chunks version 2's run will plan
     lost = ranges[2]
 
     # The worker gets stuck in the third chunk (its scores are locked here), so it dies there.
     with _locked_scores(lead_id=lost.first_id):
-        _publish_in_small_chunks()
-        run = wait_for(lambda: _run(version__number=2), timeout=SLOW)
+        publish_in_small_chunks(CHUNK_SIZE)
+        run = wait_for(lambda: run_of(version__number=2), timeout=SLOW)
         wait_for(_a_worker_waits_for_a_lock, timeout=SLOW)
         os.kill(live_worker.pid, signal.SIGKILL)
         live_worker.wait(timeout=30)
@@ -94,7 +100,7 @@ def test_a_run_whose_worker_was_killed_finishes_after_the_sweep(live_worker, sta
     # The sweep, as if the stall limit had passed (each call later than the last one's bump).
     later = (timezone.now() + (RUN_STALL_LIMIT + timedelta(seconds=1)) * n for n in count(1))
     wait_for(lambda: tasks.rescore_runs_sweep(now=next(later)), timeout=SLOW, interval=1.0)
-    run = wait_for(lambda: _run(pk=run.pk, status=RescoreRun.Status.DONE), timeout=SLOW)
+    run = wait_for(lambda: run_of(pk=run.pk, status=RescoreRun.Status.DONE), timeout=SLOW)
 
     assert (run.done, run.failed, run.total) == (LEADS, 0, LEADS)
     assert _pending(run) == []
@@ -105,46 +111,6 @@ def test_a_run_whose_worker_was_killed_finishes_after_the_sweep(live_worker, sta
     out = StringIO()
     call_command("verify_scores", stdout=out)
     assert "0 differences" in out.getvalue()
-
-
-def _leads_with_activities() -> None:
-    """LEADS leads at mid-sized companies, most with some recent activity (bulk inserted)."""
-    accounts = Account.objects.bulk_create(
-        Account(name=f"Firma {i}", employee_count=150, is_target_account=i % 2 == 0)
-        for i in range(10)
-    )
-    leads = Lead.objects.bulk_create(
-        Lead(external_id=f"K-{i}", email=f"k{i}@example.de", account=accounts[i % 10])
-        for i in range(LEADS)
-    )
-    now = timezone.now()
-    Activity.objects.bulk_create(
-        Activity(
-            lead=lead,
-            kind="webinar_attended" if j == 0 and i % 7 == 0 else "page_view",
-            occurred_at=now - timedelta(days=(i + j) % 60, hours=j),
-            channel="web",
-            properties={"url": "/pricing" if j == 1 else "/blog"},
-            source="test",
-        )
-        for i, lead in enumerate(leads)
-        for j in range(i % 4)
-    )
-
-
-def _publish_in_small_chunks() -> None:
-    """Publish version 2 (MQL at 50), its run in CHUNK_SIZE chunks rather than the default."""
-    rescore_model = tasks.rescore_model
-    model = _run(version__number=1).scoring_model
-
-    def delay_on_commit(scoring_model_id: int) -> None:
-        rescore_model.delay_on_commit(scoring_model_id, RescoreRun.Trigger.PUBLISH, CHUNK_SIZE)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tasks, "rescore_model", SimpleNamespace(delay_on_commit=delay_on_commit))
-        scoring_model_load(
-            data={**scoring_model_draft_definition(scoring_model=model), "mql_threshold": 50}
-        )
 
 
 class _locked_scores:  # noqa: N801 - used as a context manager
@@ -196,10 +162,6 @@ def _pending(run: RescoreRun) -> list[int]:
             "first_lead_id", flat=True
         )
     )
-
-
-def _run(**lookups: object) -> RescoreRun | None:
-    return RescoreRun.objects.filter(**lookups).select_related("scoring_model").first()
 
 
 def _ping(name: str) -> bool:
