@@ -72,8 +72,13 @@ def test_reject_needs_a_known_reason(sales_api):
     handoff = open_handoff(timezone.now())
     unknown = sales_api.post(f"{URL}{handoff.pk}/reject/", {"reason": "bored"}, format="json")
     assert unknown.status_code == 400
+    assert [p["path"] for p in unknown.json()["problems"]] == ["reason"]
+    # As documented (ProblemsSerializer): what is wrong and where, also for a missing field.
     missing = sales_api.post(f"{URL}{handoff.pk}/reject/", {}, format="json")
-    assert missing.status_code == 400 and "reason" in missing.json()
+    assert missing.status_code == 400
+    assert missing.json()["problems"] == [{"path": "reason", "message": "This field is required."}]
+    wrong = sales_api.post(f"{URL}{handoff.pk}/reject/", [1], format="json")
+    assert wrong.status_code == 400 and wrong.json()["problems"][0]["path"] == ""
     rejected = sales_api.post(
         f"{URL}{handoff.pk}/reject/", {"reason": "duplicate", "note": "see #4"}, format="json"
     )

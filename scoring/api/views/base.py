@@ -3,7 +3,10 @@
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.utils.translation import gettext as _
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 
 from ..parsers import BoundedJSONParser
 from ..permissions import RolePermission
@@ -29,3 +32,34 @@ class ApiView:
     @classmethod
     def as_view(cls, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
         return login_not_required(super().as_view(*args, **kwargs))  # type: ignore[misc]
+
+
+def problems_response(detail: str, problems: list[dict[str, str]]) -> Response:
+    """A 400 in the documented shape (ProblemsSerializer): what is wrong, and where."""
+    return Response({"detail": detail, "problems": problems}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def body_problems(body: serializers.Serializer) -> Response:
+    """An action's invalid request body as a ProblemsSerializer 400, each error with its path
+    (``note``, ``items[2].kind``; the body as a whole has the empty path)."""
+
+    def walk(errors: Any, path: str) -> list[dict[str, str]]:
+        if isinstance(errors, dict):
+            return [
+                found
+                for key, value in errors.items()
+                for found in walk(value, "" if key == "non_field_errors" else _joined(path, key))
+            ]
+        if isinstance(errors, list) and errors and not isinstance(errors[0], str):
+            return [
+                found for i, value in enumerate(errors) for found in walk(value, f"{path}[{i}]")
+            ]
+        return [{"path": path, "message": str(message)} for message in errors]
+
+    return problems_response(
+        _("The request has problems; nothing was done."), walk(body.errors, "")
+    )
+
+
+def _joined(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else str(key)

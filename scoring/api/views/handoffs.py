@@ -25,16 +25,18 @@ from ..serializers import (
     HandoffSerializer,
     NoteSerializer,
     OutcomeSerializer,
+    ProblemsSerializer,
     RejectSerializer,
 )
-from .base import ApiView
+from .base import ApiView, body_problems, problems_response
 
 _CONFLICT = OpenApiResponse(ErrorSerializer, description="Not allowed in the current status.")
+_PROBLEMS = OpenApiResponse(ProblemsSerializer, description="The request has problems.")
 
 
-def _act_schema(body: type) -> object:
+def _act_schema(body: type | None) -> object:
     return extend_schema(
-        request=body, responses={200: HandoffSerializer, 400: ErrorSerializer, 409: _CONFLICT}
+        request=body, responses={200: HandoffSerializer, 400: _PROBLEMS, 409: _CONFLICT}
     )
 
 
@@ -74,13 +76,12 @@ class HandoffViewSet(
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         body = RejectSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            return body_problems(body)
         code = body.validated_data["reason"]
         if not RejectionReason.objects.filter(code=code, active=True).exists():
-            return Response(
-                {"detail": _("Unknown rejection reason %(code)r.") % {"code": code}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            message = _("Unknown rejection reason %(code)r.") % {"code": code}
+            return problems_response(message, [{"path": "reason", "message": message}])
         return self._run(
             lambda hid: handoff_reject(
                 handoff_id=hid, user=request.user, reason_code=code,
@@ -92,7 +93,8 @@ class HandoffViewSet(
     @action(detail=True, methods=["post"])
     def qualify(self, request: Request, pk: str) -> Response:
         body = NoteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            return body_problems(body)
         return self._run(
             lambda hid: handoff_qualify(
                 handoff_id=hid, user=request.user, note=body.validated_data["note"]
@@ -103,7 +105,8 @@ class HandoffViewSet(
     @action(detail=True, methods=["post"])
     def outcome(self, request: Request, pk: str) -> Response:
         body = OutcomeSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            return body_problems(body)
         data = body.validated_data
         return self._run(
             lambda hid: handoff_record_outcome(

@@ -29,7 +29,7 @@ from ..serializers import (
     ScoringModelSerializer,
     VersionSerializer,
 )
-from .base import ApiView
+from .base import ApiView, body_problems
 
 _PROBLEMS = OpenApiResponse(ProblemsSerializer, description="The definition has problems.")
 
@@ -124,7 +124,8 @@ class ScoringModelViewSet(
     def publish(self, request: Request, slug: str) -> Response:
         scoring_model = self.get_object()
         body = PublishSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            return body_problems(body)
         try:
             version = scoring_model_publish(
                 scoring_model=scoring_model,
