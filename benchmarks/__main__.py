@@ -4,9 +4,10 @@ First the pure engine on one core over in-memory frames of synthetic leads score
 shipped B2B model (BENCH_ENGINE_LEADS leads, default 200,000, with a skewed number of activities
 each): all at once, and in chunks of a rescore's size (BENCH_ENGINE_CHUNK, default 1,000).
 Then the rescoring pipeline at scale on PostgreSQL with live workers (benchmarks/pipeline.py;
-BENCH_PIPELINE=0 skips it), and the web pages on that same data (benchmarks/web.py; BENCH_WEB=0
-skips them). Then the what-if preview over 100,000 leads in a database of its own
-(benchmarks/whatif.py; BENCH_WHATIF=0 skips it).
+BENCH_PIPELINE=0 skips it), with a soak of sustained ingest while 20 users browse
+(benchmarks/soak.py; BENCH_SOAK=0 skips it), and the web pages on that same data
+(benchmarks/web.py; BENCH_WEB=0 skips them). Then the what-if preview over 100,000 leads in a
+database of its own (benchmarks/whatif.py; BENCH_WHATIF=0 skips it).
 """
 
 import os

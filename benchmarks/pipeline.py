@@ -451,6 +451,10 @@ def main() -> None:
         _figure("event_to_score_events", observed)
         _figure("event_to_score_missing", missing)
         rate = ingest_rate(100_000)
+        if os.environ.get("BENCH_SOAK", "1") != "0":
+            from benchmarks import soak
+
+            soak.main(database_url, redis_url)
         _figure("worker_peak_rss_mib", f"{_peak_rss_mib(worker.pid):.0f}")
         _figure("event_to_score_p95_ms", f"{p95:.0f}")
         _figure("ingest_events_per_s", f"{rate:.0f}")

@@ -223,7 +223,7 @@ def serve(
             server.wait()
 
 
-def _bench_user() -> tuple[str, str]:
+def bench_user() -> tuple[str, str]:
     """A user who may work the queue, see the dashboards and export; a fresh password each run."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -238,7 +238,7 @@ def _bench_user() -> tuple[str, str]:
     return user.get_username(), password
 
 
-def _lead_paths(count: int) -> list[str]:
+def lead_paths(count: int) -> list[str]:
     """Pages of leads with handoffs, spread over the id range (each has scores and history)."""
     from scoring.models import Handoff
 
@@ -279,7 +279,7 @@ def main(database_url: str, redis_url: str) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    username, password = _bench_user()
+    username, password = bench_user()
     # Statistics as autovacuum would have them a little after the bulk writes of the pipeline
     # benchmark; without them the planner misjudges the fresh tables badly.
     with connection.cursor() as cursor:
@@ -292,7 +292,7 @@ def main(database_url: str, redis_url: str) -> None:
     print(f"dashboard_compute_seconds={time.perf_counter() - started:.1f}", flush=True)
     paths: dict[str, str | list[str]] = {
         "queue": "/queue/",
-        "lead_page": _lead_paths(50),
+        "lead_page": lead_paths(50),
         "dashboard": "/reports/",
     }
     with serve(database_url, port, workers=4, threads=2, redis_url=redis_url) as base_url:
