@@ -203,11 +203,11 @@ def evaluate(
 
 
 def moments_at(lead_ids: pl.Series | Sequence[int], at: datetime) -> pl.DataFrame:
-    """Every lead at one moment."""
+    """Every lead at one moment (the time as one literal: a datetime per lead cost a fifth of a
+    second at 100,000 leads)."""
     ids = lead_ids if isinstance(lead_ids, pl.Series) else pl.Series(list(lead_ids), dtype=pl.Int64)
-    return pl.DataFrame(
-        {"lead_id": ids.cast(pl.Int64), "at": [at.astimezone(UTC)] * len(ids)},
-        schema=MOMENT_SCHEMA,
+    return pl.DataFrame({"lead_id": ids.cast(pl.Int64)}).select(
+        "lead_id", at=pl.lit(at.astimezone(UTC), dtype=MOMENT_SCHEMA["at"])
     )
 
 

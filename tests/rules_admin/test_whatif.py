@@ -1,5 +1,8 @@
 """The what-if preview gives the numbers a full rescore of the draft would give."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import polars as pl
 import pytest
 from django.utils import timezone
@@ -7,7 +10,7 @@ from django.utils import timezone
 from rules_admin import services, whatif
 from rules_admin.whatif import audience_totals, delta_totals, full_totals, whatif_compute
 from scoring.definition import parse_model
-from scoring.engine import evaluate, lead_paths, moments_at, property_keys
+from scoring.engine import MOMENT_SCHEMA, evaluate, lead_paths, moments_at, property_keys
 from scoring.frames import activities_frame, leads_frame
 from scoring.models import Criterion, Lead, LeadScore
 from scoring.services import scoring_model_draft_spec, scoring_model_load
@@ -250,3 +253,30 @@ def test_a_wider_audience_scores_the_leads_it_takes_in(
     assert names == ["Webinar"]
     assert _by_lead(fast, "after") == _from_scratch(draft, now)
     assert fast.filter(pl.col("before").is_null()).height == Lead.objects.count() - stored
+
+
+def test_every_lead_is_scored_at_the_one_moment_in_utc():
+    now = datetime(2026, 3, 29, 3, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    moments = moments_at(pl.Series([3, 1, 2], dtype=pl.Int64), now)
+    assert moments.schema == MOMENT_SCHEMA
+    assert moments.rows() == [(3, now), (1, now), (2, now)]
+    assert moments_at([], now).height == 0
+
+
+def test_criteria_with_any_characters_in_their_names_are_found_in_the_stored_scores(
+    published, frozen, django_capture_on_commit_callbacks
+):
+    """The stored points of changed criteria are picked out of the explanations by name."""
+    names = {"Visit": 'Visit "quoted" \\ $n0', "Webinar": "Webinär ✓ || @.x", "Jobs page": "$"}
+    data = MODEL | {
+        "slug": "odd-names",
+        "criteria": [{**c, "name": names.get(c["name"], c["name"])} for c in MODEL["criteria"]],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        model, _version = scoring_model_load(data=data)
+    model.refresh_from_db()
+    _edit(model, names["Visit"], window_days=30)
+    _edit(model, names["Webinar"], points=60)
+    _edit(model, names["Jobs page"], window_days=20)
+    model.refresh_from_db()
+    _assert_delta_equals_full(model, timezone.now())

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoring import frames
 from scoring.criteria.conditions import to_decimal
 from scoring.definition import ACCOUNT_FIELDS, LEAD_FIELDS, parse_model
 from scoring.engine import ActivityFact, LeadFacts, facts_frames
@@ -209,3 +210,46 @@ def test_newest_activities_by_a_time_keep_each_leads_latest_at_or_before_it():
     assert of_kind.get_column("occurred_at").to_list() == [
         NOW - timedelta(days=3), NOW - timedelta(days=200),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("part", [2, 3, 20_000])
+def test_leads_with_gaps_read_in_parts_give_just_theirs(monkeypatch, part):
+    """PostgreSQL reads a part of the leads at a time, by its id range (only its ids where it
+    has gaps); kinds and values come back exactly whatever their characters."""
+    monkeypatch.setattr(frames, "_PART", part)
+    leads = [LeadFactory() for _ in range(7)]
+    kinds = ["page_view", "Seite\nneu", ""]
+    for i, lead in enumerate(leads):
+        for day in (1, 2):
+            Activity.objects.create(lead=lead, kind=kinds[i % 3], channel="web",
+                                    occurred_at=NOW - timedelta(days=day, hours=i),
+                                    properties={"url": f'/p{i}\n\t"x"'} if day == 1 else {})  # fmt: skip
+    chosen = [leads[i] for i in (0, 1, 3, 6)]
+    ids = [lead.pk for lead in chosen]
+    acts = activities_frame(ids, ["url"])
+    assert acts.select("lead_id", "occurred_at").rows() == [
+        (lead.pk, NOW - timedelta(days=day, hours=i))
+        for i, lead in zip((0, 1, 3, 6), chosen, strict=True)
+        for day in (2, 1)
+    ]  # fmt: skip
+    assert acts.get_column("kind").cast(pl.String).to_list() == [
+        kinds[i % 3] for i in (0, 1, 3, 6) for _day in (2, 1)
+    ]
+    urls = acts.get_column("properties.url").cast(pl.String).to_list()
+    assert [None if url is None else json.loads(url) for url in urls] == [
+        None if day == 2 else f'/p{i}\n\t"x"' for i in (0, 1, 3, 6) for day in (2, 1)
+    ]
+    read = leads_frame(ids, ["lead.email", "account.name"])
+    assert read.get_column("lead_id").to_list() == ids
+    assert [json.loads(e) for e in read.get_column("lead.email").cast(pl.String)] == [
+        lead.email for lead in chosen
+    ]
+
+
+def test_no_leads_read_no_rows_in_the_frames_columns():
+    LeadFactory()
+    assert activities_frame([], ["url"]).columns == [
+        "lead_id", "kind", "occurred_at", "properties.url",
+    ]  # fmt: skip
+    assert activities_frame([], ["url"]).height == 0
+    assert leads_frame([], ["lead.email"]).height == 0
