@@ -385,7 +385,11 @@ class LeadScore(models.Model):
             models.UniqueConstraint(fields=["lead", "scoring_model"], name="one_score_per_model"),
         ]
         indexes = [
-            models.Index(fields=["scoring_model", "-total"], name="score_model_total_idx"),
+            # With the lead: a model's totals are read from the index alone (what-if, reports),
+            # not from the rows, which the explanations make wide.
+            models.Index(
+                fields=["scoring_model", "-total"], include=["lead"], name="score_model_total_idx"
+            ),
             models.Index(fields=["scoring_model", "band"], name="score_model_band_idx"),
             models.Index(fields=["scoring_model", "mql"], name="score_model_mql_idx"),
         ]
