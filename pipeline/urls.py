@@ -14,4 +14,10 @@ urlpatterns = [
         name="saved_filter_delete",
     ),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
+    path(
+        "leads/<int:lead_id>/personal-data/",
+        views.lead_personal_data,
+        name="lead_personal_data",
+    ),
+    path("leads/<int:lead_id>/erase/", views.lead_erase, name="lead_erase"),
 ]

@@ -4,19 +4,22 @@ With HTMX a filter change swaps only the table and an action swaps only its row;
 JavaScript the same forms post normally and redirect back to the queue.
 """
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from scoring import privacy
 from scoring.handoffs import (
     HandoffError,
     handoff_accept,
@@ -24,7 +27,7 @@ from scoring.handoffs import (
     handoff_record_outcome,
     handoff_reject,
 )
-from scoring.models import Handoff
+from scoring.models import Handoff, Lead
 
 from . import selectors, services
 from .forms import (
@@ -246,7 +249,86 @@ def saved_filter_delete(request: HttpRequest, saved_filter_id: int) -> HttpRespo
 @permission_required("scoring.view_lead", raise_exception=True)
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     page = lead_page_get(lead_id=lead_id, timeline_page=request.GET.get("activities"))
-    context = {"p": page, "lead": page.lead}
+    context = {
+        "p": page,
+        "lead": page.lead,
+        "can_handle_personal_data": privacy.can_handle_personal_data(request.user),
+    }
     if request.htmx and request.htmx.target == "timeline":
         return render(request, "pipeline/lead_detail.html#timeline", context)
     return render(request, "pipeline/lead_detail.html", context)
+
+
+# --- A person's data rights (admins): export everything about the lead, or erase it.
+
+
+# Keyed by "n", the count they are formatted with, which picks the plural form.
+_STORED_KINDS = {
+    "activities": ngettext_lazy("%(n)d activity", "%(n)d activities", "n"),
+    "scores": ngettext_lazy("%(n)d score", "%(n)d scores", "n"),
+    "score_events": ngettext_lazy("%(n)d score event", "%(n)d score events", "n"),
+    "handoffs": ngettext_lazy("%(n)d handoff", "%(n)d handoffs", "n"),
+    "handoff_actions": ngettext_lazy("%(n)d handoff log entry", "%(n)d handoff log entries", "n"),
+    "outcomes": ngettext_lazy("%(n)d outcome", "%(n)d outcomes", "n"),
+    "visitors": ngettext_lazy("%(n)d tracked browser", "%(n)d tracked browsers", "n"),
+    "pending_visits": ngettext_lazy("%(n)d anonymous page view", "%(n)d anonymous page views", "n"),
+    "pending_rescores": ngettext_lazy("%(n)d waiting rescore", "%(n)d waiting rescores", "n"),
+    "unscorable_records": ngettext_lazy("%(n)d unscorable record", "%(n)d unscorable records", "n"),
+    "webhook_deliveries": ngettext_lazy("%(n)d webhook delivery", "%(n)d webhook deliveries", "n"),
+}
+
+
+def _what_is_stored(counts: dict[str, int]) -> list[str]:
+    """The counts as phrases ("12 activities"), leaving out the kinds with none."""
+    return [phrase % {"n": counts[kind]} for kind, phrase in _STORED_KINDS.items() if counts[kind]]
+
+
+@require_GET
+@permission_required(privacy.PERMISSION, raise_exception=True)
+def lead_personal_data(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = get_object_or_404(Lead, pk=lead_id)
+    document = privacy.person_export(lead=lead)
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    # The lead's id, not its name: the file name shows in download lists and logs.
+    response["Content-Disposition"] = f'attachment; filename="lead-{lead.pk}-personal-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(privacy.PERMISSION, raise_exception=True)
+def lead_erase(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """GET asks for confirmation (typing the lead's e-mail address, else its id); POST erases."""
+    lead = get_object_or_404(Lead, pk=lead_id)
+    phrase = lead.email or str(lead.pk)
+    error = ""
+    if request.method == "POST":
+        typed = request.POST.get("confirmation", "").strip()
+        if typed.casefold() == phrase.casefold():
+            try:
+                report = privacy.person_erase(lead=lead, by=request.user)
+            except Lead.DoesNotExist:  # erased meanwhile by another request
+                raise Http404 from None
+            what = _what_is_stored(report.counts)
+            # No name or address in the message: it is kept in the session until shown.
+            if what:
+                text = _(
+                    "Lead %(id)s was erased, with everything stored about the person: %(what)s."
+                ) % {"id": report.lead_id, "what": ", ".join(what)}
+            else:
+                text = _("Lead %(id)s was erased; nothing else was stored about the person.") % {
+                    "id": report.lead_id
+                }
+            messages.success(request, text)
+            return redirect("pipeline:queue")
+        error = _("What you typed does not match; nothing was erased.")
+    context = {
+        "lead": lead,
+        "phrase": phrase,
+        "error": error,
+        "stored": _what_is_stored(privacy.person_data_counts(lead=lead)),
+    }
+    return render(request, "pipeline/lead_erase.html", context, status=400 if error else 200)

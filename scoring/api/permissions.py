@@ -1,6 +1,7 @@
 """Role permissions on every endpoint.
 
-Each view maps its actions to the Django permission they need (`action_permissions`); the roles
+Each view maps its actions to the Django permission they need, or the permissions they all need
+(`action_permissions`); the roles
 in scoring/roles.py grant those permissions. Ingestion tokens act for no user and may only run
 the actions a view lists in `ingestion_actions` (writing leads and activities).
 """
@@ -32,4 +33,6 @@ class RolePermission(BasePermission):
             return True
         needed = getattr(view, "action_permissions", {}).get(action)
         # An action without a declared permission is refused rather than left open.
-        return needed is not None and user.has_perm(needed)
+        if needed is None:
+            return False
+        return user.has_perms([needed] if isinstance(needed, str) else needed)

@@ -26,7 +26,7 @@ class ApiView:
     permission_classes = [RolePermission]
     throttle_classes = [ApiRateThrottle]
     pagination_class = ApiPagination
-    action_permissions: dict[str, str] = {}
+    action_permissions: dict[str, str | tuple[str, ...]] = {}
     ingestion_actions: tuple[str, ...] = ()
 
     @classmethod

@@ -16,17 +16,21 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from integrations.models import IngestionToken
 from scoring.models import Account, Lead, LeadScore
+from scoring.privacy import PERMISSION as PERSONAL_DATA
+from scoring.privacy import person_erase, person_export
 
 from .. import services
 from ..filters import AccountFilter, LeadFilter
+from ..privacy import ErasureSerializer, PersonalDataSerializer
 from ..serializers import (
     AccountMatchSerializer,
     AccountSerializer,
@@ -38,6 +42,12 @@ from ..serializers import (
 from .base import ApiView
 
 _CONFLICT = OpenApiResponse(ErrorSerializer, description="Changed concurrently; send again.")
+# A person's data is for admins only: sales, marketing and ingestion tokens are refused.
+_PERSONAL_DATA_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    403: OpenApiResponse(ErrorSerializer, description="Not an admin."),
+    404: OpenApiResponse(ErrorSerializer, description="No lead with this id."),
+}
 # A user gets the whole lead; an ingestion token only ids and status. "created" is required in
 # one and absent from the other, so every answer matches exactly one of the two.
 _LEAD_OR_RECORD = OpenApiResponse(
@@ -132,7 +142,10 @@ class LeadViewSet(_WritableViewSet):
         "create": "scoring.add_lead",
         "update": "scoring.change_lead",
         "partial_update": "scoring.change_lead",
-        "upsert": "scoring.change_lead",
+        # It may create the lead: whoever may not add leads may not upsert them.
+        "upsert": ("scoring.add_lead", "scoring.change_lead"),
+        "personal_data": PERSONAL_DATA,
+        "erase": PERSONAL_DATA,
     }
     ingestion_actions = ("create", "upsert")
 
@@ -160,6 +173,56 @@ class LeadViewSet(_WritableViewSet):
 
         return self._upsert(request, find, LeadMatchSerializer)
 
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(PersonalDataSerializer, description="The export, as a file."),
+            **_PERSONAL_DATA_ERRORS,
+        },
+        description="Everything stored about the lead's person, as a JSON attachment (admins).",
+    )
+    # JSON only, also for a browser: the answer is a file, not a page of the browsable API.
+    # Named with an underscore: route names are "<basename>-<action>" (api:lead-personal_data).
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="personal-data",
+        url_name="personal_data",
+        renderer_classes=[JSONRenderer],
+    )
+    def personal_data(self, request: Request, pk: str) -> Response:
+        lead = self.get_object()
+        return Response(
+            person_export(lead=lead),
+            headers={
+                "Content-Disposition": f'attachment; filename="lead-{lead.pk}-personal-data.json"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(ErasureSerializer, description="What was erased."),
+            **_PERSONAL_DATA_ERRORS,
+        },
+        description="Delete the lead and everything about its person (activities, scores, "
+        "events, handoffs, outcomes, tracked visitors, webhook deliveries); answers the counts. "
+        "Admins only; cannot be undone.",
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request: Request, pk: str) -> Response:
+        try:
+            report = person_erase(lead=self.get_object(), by=request.user)
+        except Lead.DoesNotExist:  # erased meanwhile by another request
+            raise NotFound from None
+        body = {
+            "lead_id": report.lead_id,
+            "erased_at": report.erased_at,
+            "by": report.by,
+            "counts": report.counts,
+        }
+        return Response(ErasureSerializer(body).data)
+
 
 class AccountViewSet(_WritableViewSet):
     """Companies; a change rescores their leads."""
@@ -175,7 +238,7 @@ class AccountViewSet(_WritableViewSet):
         "create": "scoring.add_account",
         "update": "scoring.change_account",
         "partial_update": "scoring.change_account",
-        "upsert": "scoring.change_account",
+        "upsert": ("scoring.add_account", "scoring.change_account"),
     }
 
     def _save(self, instance: Account | None, serializer: Serializer) -> Account:
