@@ -6,9 +6,11 @@ and REDIS_URL (redis://...) switch on the real stack. DEBUG is off unless set, s
 that forgets it gets the production settings (and must set SECRET_KEY), never the debug pages.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,11 +66,14 @@ INSTALLED_APPS = [
     "integrations",
     "reports",
     "pipeline",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadscoring.urls"
@@ -130,6 +137,11 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+# django-axes' check first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "leadscoring.signin.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -200,6 +212,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would send the schema's address to swagger.io (and CSP refuses it).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery: eager (in-process) without REDIS_URL, a Redis broker with it.
@@ -278,6 +292,60 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+
+# Content security policy (django-csp): our pages run only scripts served by us, plus inline ones
+# carrying the request's nonce ({{ request.csp_nonce }}); none of them runs inline event handlers
+# or injected <script> elements. Style sheets likewise (the API docs' inline one has the nonce;
+# htmx is told not to add its own, see base.html). Inline style *attributes* stay allowed:
+# bar widths (what-if panel) and the API browser's templates use them, and they can neither run
+# code nor use selectors; style-src-attr keeps that allowance from <style> elements. The
+# tracking snippet (static/js/track.js) runs on customers' pages, under their policy, not this.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],  # data: for the blank favicon and the API docs' icons
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],  # as X_FRAME_OPTIONS
+    }
+}
+
+# --- Sign-in throttling (django-axes), on our sign-in page and the admin's alike: after
+# AXES_FAILURE_LIMIT failed attempts (within the cool-off) for the same user name from the same
+# client address, that pair is refused for AXES_COOLOFF_MINUTES with a message on the sign-in
+# page; what is tried meanwhile is not checked and does not prolong the wait. A guesser is held to
+# that many tries per cool-off, and nobody can lock a colleague out from elsewhere;
+# AXES_LOCKOUT_PARAMETERS=username counts per user name from anywhere instead (a comma separated
+# list of what is counted, each `username`, `ip_address` or both joined by `+`). Attempts are
+# kept in the database, not in the cache, so a Redis outage neither lifts nor breaks the
+# lockout. An admin lifts one by deleting its access attempt (admin: Axes) or with
+# `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+if AXES_FAILURE_LIMIT < 1:
+    _fail("AXES_FAILURE_LIMIT", "must be at least 1 (failed sign-ins before a lockout).")
+_axes_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
+if _axes_cooloff_minutes < 1:
+    _fail("AXES_COOLOFF_MINUTES", "must be at least 1 (minutes a lockout lasts).")
+AXES_COOLOFF_TIME = timedelta(minutes=_axes_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS: list[str | list[str]] = []
+for _counted in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"]):
+    _parts = _counted.strip().split("+")
+    if not set(_parts) <= {"username", "ip_address"}:
+        _fail(
+            "AXES_LOCKOUT_PARAMETERS",
+            f"has {_counted!r}; expected username, ip_address or username+ip_address.",
+        )
+    AXES_LOCKOUT_PARAMETERS.append(_parts[0] if len(_parts) == 1 else _parts)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/login.html"
+# The client address as the API's rate limits see it: X-Forwarded-For only behind NUM_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "leadscoring.signin.client_address"
 
 # --- HTTPS only with DEBUG off (`manage.py check --deploy` passes).
 if not DEBUG:

@@ -38,12 +38,32 @@ def browser():  # type: ignore[no-untyped-def]
         chromium.close()
 
 
+# Each refusal by the content security policy, also those Chromium does not log itself (it logs
+# most as "Refused to ... Content Security Policy ..." console errors).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} refused ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || event.documentURI}:${event.lineNumber}`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser, live_server):  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
+    refused: list[str] = []
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        if "Content Security Policy" in message.text or message.text.startswith("CSP violation"):
+            refused.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
     yield page
     context.close()
+    # Every page's scripts and styles keep to the policy (settings: CONTENT_SECURITY_POLICY).
+    assert refused == [], "\n".join(refused)
 
 
 @pytest.fixture
