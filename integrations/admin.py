@@ -69,11 +69,20 @@ class TrackingSiteAdmin(admin.ModelAdmin):
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
+    """Written by the tracking beacon: linking a visitor to a lead is its identify step, which
+    also turns the visits into the lead's activities; here they are shown and deleted only."""
+
     list_display = ["visitor_id", "site", "lead", "first_seen_at", "last_seen_at", "identified_at"]
     list_filter = ["site"]
     list_select_related = ["site", "lead"]
     raw_id_fields = ["lead"]
     readonly_fields = ["site", "visitor_id", "first_seen_at", "last_seen_at", "identified_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Visitor | None = None) -> bool:
+        return False
 
 
 class WebhookEndpointForm(CheckedModelForm):
@@ -120,6 +129,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: WebhookDelivery | None = None
+    ) -> bool:
+        return False  # the worker's log; resent from the list's action
 
     @admin.action(description=_("Resend the selected deliveries"))
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:

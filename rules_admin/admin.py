@@ -1,11 +1,14 @@
+"""Proposals are shown here, never written: the rule editor's proposal pages (/rules/) are where
+sales proposes and marketing applies or declines, with the checks of the draft."""
+
 from django.contrib import admin
 
-from leadscoring.forms import CheckedModelForm
+from leadscoring.admin import ReadOnlyAdminMixin
 
 from .models import Proposal, ProposalComment
 
 
-class ProposalCommentInline(admin.TabularInline):
+class ProposalCommentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ProposalComment
     extra = 0
     fields = ["author", "text", "created_at"]
@@ -13,8 +16,7 @@ class ProposalCommentInline(admin.TabularInline):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["scoring_model", "author", "status", "created_at", "decided_by"]
     list_filter = ["status", "scoring_model"]
     list_select_related = ["scoring_model", "author", "decided_by"]

@@ -1,9 +1,24 @@
+"""Admin screens of the domain.
+
+Leads and accounts are saved through the API's services, activities deleted through
+scoring.services: either way the leads behind them are queued for rescoring. Handoffs, outcomes,
+scoring models and everything the rescores write are read-only here: the queue's actions, the
+rule editor and publishing are the ways to change them, with their checks, log and webhooks.
+"""
+
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from leadscoring.admin import ReadOnlyAdminMixin
 from leadscoring.forms import CheckedModelForm
 
+from .api.services import account_save, lead_save
 from .models import (
     Account,
     Activity,
@@ -20,6 +35,14 @@ from .models import (
     ScoringModelVersion,
     UnscorableLead,
 )
+from .services import accounts_delete, activities_delete
+
+
+def _changes(form: ModelForm) -> dict[str, Any]:
+    """The fields the form changed; the form has put them on its instance already."""
+    return {
+        name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data
+    }
 
 
 @admin.register(Account)
@@ -36,9 +59,19 @@ class AccountAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_target_account", "is_competitor", "industry", "country"]
     search_fields = ["name", "domain", "external_id"]
+    readonly_fields = ["created_at", "updated_at"]  # as in the API
+
+    def save_model(self, request: HttpRequest, obj: Account, form: ModelForm, change: bool) -> None:
+        account_save(account=obj, data=_changes(form))
+
+    def delete_model(self, request: HttpRequest, obj: Account) -> None:
+        accounts_delete(account_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        accounts_delete(account_ids=list(queryset.values_list("pk", flat=True)))
 
 
-class LeadScoreInline(admin.TabularInline):
+class LeadScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LeadScore
     fields = ["scoring_model", "total", "fit", "engagement", "band", "mql", "computed_at"]
     readonly_fields = fields
@@ -72,11 +105,23 @@ class LeadAdmin(admin.ModelAdmin):
     autocomplete_fields = ["account"]
     raw_id_fields = ["owner"]
     date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "updated_at"]  # as in the API
     inlines = [LeadScoreInline]
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: ModelForm, change: bool) -> None:
+        lead_save(lead=obj, data=_changes(form))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
+        # Erasing a person is the lead page's "erase" (scoring.privacy), which removes what is
+        # stored about them elsewhere too and records who did it.
+        return False
 
 
 @admin.register(Activity)
 class ActivityAdmin(admin.ModelAdmin):
+    """Shown and deleted here; they come in through scoring.ingest (API, tracking, import), which
+    checks them and stores a re-delivered one once, and are never edited."""
+
     form = CheckedModelForm
     list_display = ["kind", "lead", "occurred_at", "channel", "source"]
     list_filter = ["kind", "channel", "source"]
@@ -85,10 +130,23 @@ class ActivityAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead"]
     date_hierarchy = "occurred_at"
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Activity | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Activity) -> None:
+        activities_delete(activity_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Activity]) -> None:
+        activities_delete(activity_ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(LeadOutcome)
-class LeadOutcomeAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class LeadOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Recorded by the queue's outcome action (scoring.handoffs) and by import_crm."""
+
     list_display = ["lead", "outcome", "value", "occurred_at"]
     list_filter = ["outcome"]
     search_fields = ["lead__email"]
@@ -96,33 +154,34 @@ class LeadOutcomeAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead"]
 
 
-class CriterionInline(admin.TabularInline):
+class CriterionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Criterion
     fields = ["position", "name", "type", "points", "enabled", "params"]
     extra = 0
 
 
 @admin.register(ScoringModel)
-class ScoringModelAdmin(admin.ModelAdmin):
+class ScoringModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Changed in the rule editor (/rules/) or by load_scoring_model, which validate the draft."""
+
     list_display = ["name", "slug", "mql_threshold", "published_version", "updated_at"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["published_version"]
     inlines = [CriterionInline]
 
 
 @admin.register(ScoringModelVersion)
-class ScoringModelVersionAdmin(admin.ModelAdmin):
+class ScoringModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Published versions are immutable; publishing (scoring.services) makes them."""
+
     list_display = ["scoring_model", "number", "published_by", "published_at", "note"]
     list_filter = ["scoring_model"]
     list_select_related = ["scoring_model", "published_by"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # published versions are immutable
-
 
 @admin.register(LeadScore)
-class LeadScoreAdmin(admin.ModelAdmin):
+class LeadScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Scores are computed by the rescores, never edited by hand."""
+
     fields = [
         "lead", "scoring_model", "version", "total", "fit", "engagement", "band", "grade", "mql",
         "computed_at", "explained",
@@ -154,24 +213,20 @@ class LeadScoreAdmin(admin.ModelAdmin):
     list_select_related = ["lead", "scoring_model"]
     raw_id_fields = ["lead"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # scores are computed, never edited by hand
 
-
-class HandoffActionInline(admin.TabularInline):
+class HandoffActionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = HandoffAction
     extra = 0
     can_delete = False
     fields = ["at", "kind", "user", "detail"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(Handoff)
-class HandoffAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class HandoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Worked in the queue (/queue/, pipeline and scoring.handoffs), whose actions log who did
+    what, record the outcome, move the lead's stage and send the webhooks."""
+
     list_display = [
         "lead",
         "scoring_model",
@@ -212,7 +267,9 @@ class RejectionReasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScoreEvent)
-class ScoreEventAdmin(admin.ModelAdmin):
+class ScoreEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The record of threshold crossings, written by the rescores."""
+
     list_display = [
         "occurred_at",
         "lead",
@@ -227,15 +284,11 @@ class ScoreEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead"]
     date_hierarchy = "occurred_at"
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(RescoreRun)
-class RescoreRunAdmin(admin.ModelAdmin):
+class RescoreRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Started by publishing and the daily refresh; their chunks update them."""
+
     list_display = [
         "scoring_model", "version", "trigger", "status", "progress", "total", "failed",
         "started_at", "finished_at",
@@ -247,27 +300,13 @@ class RescoreRunAdmin(admin.ModelAdmin):
     def progress(self, run: RescoreRun) -> str:
         return f"{run.percent} %"
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
 
 @admin.register(UnscorableLead)
-class UnscorableLeadAdmin(admin.ModelAdmin):
-    """What the rescores skip and why; written by them alone (scoring.rescoring)."""
+class UnscorableLeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the rescores skip and why; written by them alone (scoring.rescoring). A row goes
+    when its lead scores again (or is deleted)."""
 
     list_display = ["lead", "reason", "last_seen", "times_seen", "first_seen"]
     search_fields = ["lead__email"]
     list_select_related = ["lead"]
     date_hierarchy = "last_seen"
-
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False  # a row goes when its lead scores again (or is deleted)

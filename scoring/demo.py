@@ -455,21 +455,30 @@ def _lookup(queryset, key: str, values: list) -> dict:  # type: ignore[no-untype
 
 
 def _ensure_users() -> tuple[int, dict[str, int]]:
-    """Create the missing demo users (existing ones keep their password); return (created, ids)."""
+    """Create the missing demo users (existing ones keep their password); return (created, ids).
+
+    Only the admin is staff: sales and marketing work in the app's own screens, whose checks
+    the Django admin would let them get around.
+    """
     roles.grant_role_permissions(Group, Permission)  # no change when the migration did it
     groups = {group.name: group for group in Group.objects.all()}
     created, ids = 0, {}
     for role, username, password in DEMO_LOGINS:
         first, last = _USER_NAMES[username]
+        admin = role == roles.ADMIN
         user, was_created = get_user_model().objects.get_or_create(
             username=username,
             defaults=dict(first_name=first, last_name=last, email=f"{username}@{USER_EMAIL_DOMAIN}",
-                          is_staff=True, is_superuser=role == roles.ADMIN),
+                          is_staff=admin, is_superuser=admin),
         )  # fmt: skip
         if was_created:
             user.set_password(password)
             user.save(update_fields=["password"])
             created += 1
+        elif (user.is_staff, user.is_superuser) != (admin, admin):
+            # A demo database seeded when every demo user was staff.
+            user.is_staff = user.is_superuser = admin
+            user.save(update_fields=["is_staff", "is_superuser"])
         user.groups.add(groups[role])  # no change when already a member
         ids[username] = user.pk
     return created, ids

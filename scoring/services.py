@@ -1,6 +1,7 @@
-"""Write actions on scoring models: load rules as code into the draft, and publish the draft."""
+"""Write actions on scoring models (load rules as code into the draft, publish the draft), and
+the deletes of accounts and activities, which change the scores of the leads behind them."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from .definition import ModelSpec, dump_model, parse_model
-from .models import Criterion, ScoringModel, ScoringModelVersion
+from .ingest import rescore_request
+from .models import Account, Activity, Criterion, Lead, ScoringModel, ScoringModelVersion
 
 _COMMON = ("name", "type", "points", "description", "enabled")
 
@@ -138,3 +140,23 @@ def scoring_model_publish(
 
     rescore_model.delay_on_commit(scoring_model.pk)
     return version
+
+
+@transaction.atomic
+def accounts_delete(*, account_ids: Iterable[int]) -> int:
+    """Delete these accounts; their leads lose the account's fit, so they are rescored."""
+    ids = list(account_ids)
+    lead_ids = list(Lead.objects.filter(account_id__in=ids).values_list("pk", flat=True))
+    deleted = Account.objects.filter(pk__in=ids).delete()[1].get(Account._meta.label, 0)
+    rescore_request(lead_ids)  # the leads stay, without an account (SET_NULL)
+    return deleted
+
+
+@transaction.atomic
+def activities_delete(*, activity_ids: Iterable[int]) -> int:
+    """Delete these activities and rescore the leads they counted for."""
+    activities = Activity.objects.filter(pk__in=list(activity_ids))
+    lead_ids = set(activities.values_list("lead_id", flat=True))
+    deleted = activities.delete()[1].get(Activity._meta.label, 0)
+    rescore_request(lead_ids)
+    return deleted

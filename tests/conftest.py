@@ -92,6 +92,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 break
 
 
+# As the demo users (scoring.demo): only the admin is staff.
 def _user(django_user_model, username: str, role: str | None, **extra):  # type: ignore[no-untyped-def]
     user = django_user_model.objects.create_user(
         username=username, password="pw-" + username, email=f"{username}@example.test", **extra
@@ -103,12 +104,12 @@ def _user(django_user_model, username: str, role: str | None, **extra):  # type:
 
 @pytest.fixture
 def marketing_user(django_user_model):  # type: ignore[no-untyped-def]
-    return _user(django_user_model, "mia", MARKETING, is_staff=True)
+    return _user(django_user_model, "mia", MARKETING)
 
 
 @pytest.fixture
 def sales_user(django_user_model):  # type: ignore[no-untyped-def]
-    return _user(django_user_model, "sam", SALES, is_staff=True)
+    return _user(django_user_model, "sam", SALES)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from . import views
 
 router = DefaultRouter()
 router.include_root_view = False
+# JSON only (see ApiView.parser_classes): no `.json` twin of every route.
+router.include_format_suffixes = False
 router.register("leads", views.LeadViewSet, basename="lead")
 router.register("accounts", views.AccountViewSet, basename="account")
 router.register("activities", views.ActivityViewSet, basename="activity")

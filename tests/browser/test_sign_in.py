@@ -1,4 +1,4 @@
-"""A person signs in as each demo role and sees the overview and the admin."""
+"""A person signs in as each demo role and sees the overview; an admin, the admin too."""
 
 import pytest
 from playwright.sync_api import expect
@@ -29,7 +29,7 @@ def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-unt
 @pytest.mark.parametrize(
     "role, username, password", [login for login in DEMO_LOGINS if login[1] != "sales2"]
 )
-def test_each_demo_role_signs_in_and_sees_overview_and_admin(
+def test_each_demo_role_signs_in_and_sees_overview_and_only_admins_the_admin(
     demo, page, screenshot, role, username, password
 ):
     _sign_in(page, username, password)
@@ -37,6 +37,11 @@ def test_each_demo_role_signs_in_and_sees_overview_and_admin(
     expect(page.locator("#models").get_by_text("B2B SaaS", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name="Highest scores")).to_be_visible()
     screenshot(f"overview-{role}")
+    if role != "admin":  # only admins are staff: no link, and the admin asks to sign in
+        expect(page.get_by_role("link", name="Admin")).to_have_count(0)
+        page.goto("/admin/")
+        assert "/admin/login/" in page.url
+        return
     page.get_by_role("link", name="Admin").click()
     leads = page.locator("#content-main").get_by_role("link", name="Leads", exact=True)
     expect(leads).to_be_visible()

@@ -146,8 +146,8 @@ def test_activities_are_recent_varied_and_skewed(summary) -> None:  # type: igno
 def test_demo_users_sign_in_and_have_their_role(summary, client) -> None:  # type: ignore[no-untyped-def]
     for role, username, password in DEMO_LOGINS:
         user = get_user_model().objects.get(username=username)
-        assert user.is_staff and user.is_active and user.first_name and user.email
-        assert user.is_superuser == (role == roles.ADMIN)
+        assert user.is_active and user.first_name and user.email
+        assert user.is_superuser == user.is_staff == (role == roles.ADMIN)
         assert list(user.groups.values_list("name", flat=True)) == [role]
         assert client.login(username=username, password=password), username
         client.logout()
