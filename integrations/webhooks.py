@@ -36,7 +36,9 @@ _HANDOFF_EVENTS = {
 # Longest wait between two attempts; kept below the broker's visibility timeout, or a waiting
 # retry would be handed to a second worker.
 _MAX_RETRY_DELAY = 20 * 60
-_RESPONSE_EXCERPT = 500
+# A refusal is kept as its status line: an answer's body may echo the payload (personal data)
+# and would sit where admins read it, so it is not even downloaded.
+_REASON_MAX_CHARS = 200
 
 
 def sign(*, secret: str, body: bytes) -> str:
@@ -226,16 +228,19 @@ def webhook_deliver(*, delivery_id: int, may_retry: bool = True) -> WebhookDeliv
 def _post(
     delivery: WebhookDelivery, body: bytes, headers: dict[str, str]
 ) -> tuple[int | None, str]:
-    """One POST: the status code (None without an answer) and the error ("" on success)."""
+    """One POST: the status code (None without an answer) and the error ("" on success): the
+    answer's status line, never its body."""
     try:
-        response = requests.post(
+        with requests.post(
             delivery.endpoint.url, data=body, headers=headers, allow_redirects=False,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-        )  # fmt: skip
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS, stream=True,
+        ) as response:  # fmt: skip
+            code, reason = response.status_code, response.reason or ""
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}: {exc}"[:1000]
-    code = response.status_code
-    return code, "" if 200 <= code < 300 else f"HTTP {code}: {response.text[:_RESPONSE_EXCERPT]}"
+    if 200 <= code < 300:
+        return code, ""
+    return code, f"HTTP {code} {reason}".strip()[:_REASON_MAX_CHARS]
 
 
 def webhook_deliveries_resend(*, delivery_ids: Iterable[int]) -> int:

@@ -52,10 +52,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
                 code = receiver.codes.pop(0) if receiver.codes else 204
-                self.send_response(code)
+                self.send_response(code, "Receiver Says No" if code >= 300 else None)
                 self.end_headers()
                 if code >= 300:
-                    self.wfile.write(b"receiver says no")
+                    # As some receivers do: the refused payload echoed back.
+                    self.wfile.write(b"receiver says no to " + body)
 
             def log_message(self, *args: object) -> None:
                 pass

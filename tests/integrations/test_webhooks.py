@@ -114,7 +114,9 @@ def test_failures_are_logged_and_retried_until_the_last_attempt(receiver, web_mo
     assert [(d.status, d.attempts, d.last_status_code) for d in outcomes] == [
         (Status.RETRYING, 1, 500), (Status.RETRYING, 2, 503), (Status.FAILED, 3, 502),
     ]  # fmt: skip
-    assert outcomes[-1].last_error == "HTTP 502: receiver says no"
+    # The status line only: the answer's body echoed the payload, with the person's e-mail.
+    assert outcomes[-1].last_error == "HTTP 502 Receiver Says No"
+    assert b"eva@kunde.de" in receiver.requests[-1]["body"]
     assert webhook_deliver(delivery_id=delivery_id) is None  # failed: no more attempts
     assert len(receiver.requests) == 3
 
