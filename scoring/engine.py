@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timezone, tzinfo
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -52,6 +52,9 @@ from scoring.criteria.conditions import (
 )
 from scoring.definition import Band, Criterion, ModelSpec, Number
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 __all__ = [
     "ActivityFact", "Contribution", "LeadFacts", "LeadScoreResult", "Scores", "applies_to",
     "condition_matches", "evaluate", "evidence_activities", "is_time_dependent", "round_points",
@@ -60,9 +63,13 @@ __all__ = [
 
 CENT = Decimal("0.01")
 UTC_MICROSECONDS = pl.Datetime("us", "UTC")
-LEAD_SCHEMA = {"lead_id": pl.Int64, "created_at": UTC_MICROSECONDS}
-ACTIVITY_SCHEMA = {"lead_id": pl.Int64, "kind": pl.Categorical, "occurred_at": UTC_MICROSECONDS}
-MOMENT_SCHEMA = {"lead_id": pl.Int64, "at": UTC_MICROSECONDS}
+LEAD_SCHEMA: dict[str, PolarsDataType] = {"lead_id": pl.Int64, "created_at": UTC_MICROSECONDS}
+ACTIVITY_SCHEMA: dict[str, PolarsDataType] = {
+    "lead_id": pl.Int64,
+    "kind": pl.Categorical,
+    "occurred_at": UTC_MICROSECONDS,
+}
+MOMENT_SCHEMA: dict[str, PolarsDataType] = {"lead_id": pl.Int64, "at": UTC_MICROSECONDS}
 # Fixed precision so a caller's decimal context cannot change a score.
 _DECIMALS = Context(prec=34, rounding=ROUND_HALF_UP)
 
@@ -118,7 +125,7 @@ class Scores:
 def _time_zone_name(time_zone: str | tzinfo) -> str:
     if isinstance(time_zone, str):
         return time_zone
-    name = getattr(time_zone, "key", None) or getattr(time_zone, "zone", None)
+    name: str | None = getattr(time_zone, "key", None) or getattr(time_zone, "zone", None)
     if name is None and isinstance(time_zone, timezone):
         offset = time_zone.utcoffset(None)
         if not offset:
@@ -279,7 +286,8 @@ def evidence_of(
     newest first; None for types whose evidence is not activities."""
     context = _context(spec, leads, activities, _numbered(moments), time_zone)
     criterion = spec.criteria[position]
-    return criterion_type(criterion).evidence(criterion, context)
+    rows: pl.DataFrame | None = criterion_type(criterion).evidence(criterion, context)
+    return rows
 
 
 # --- one lead at a time: plain facts in, results out ------------------------------------------

@@ -37,7 +37,8 @@ class UnknownCriterionType(LookupError):
 
 def criterion_type(criterion: Criterion) -> ModuleType:
     """The module of a criterion's type; an unknown type is an error, never a fallback."""
-    module = TYPES.get(getattr(criterion, "type", None))
+    name = getattr(criterion, "type", None)
+    module = TYPES.get(name) if isinstance(name, str) else None
     if module is None or not isinstance(criterion, module.SPEC):
         raise UnknownCriterionType(f"no criterion type for {type(criterion).__name__}")
     return module

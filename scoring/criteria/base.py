@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -19,6 +19,8 @@ from .conditions import columns_match, to_decimal
 from .reading import Condition, Number
 
 if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
     from scoring.definition import ModelSpec
 
 MICROSECONDS_PER_DAY = 86_400_000_000
@@ -45,6 +47,10 @@ def amounts(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _nulls(length: int, dtype: PolarsDataType) -> pl.Series:
+    return pl.repeat(None, length, dtype=dtype, eager=True)
+
+
 def no_amounts() -> pl.DataFrame:
     return pl.DataFrame(schema=AMOUNTS_SCHEMA)
 
@@ -59,11 +65,11 @@ class Context:
     activities: pl.DataFrame  # with an `activity` column: its position in the frame given
     moments: pl.DataFrame  # m, lead_id, at
     time_zone: str
-    _masks: dict[tuple, pl.Series] = field(default_factory=dict)
+    _masks: dict[tuple[object, ...], pl.Series] = field(default_factory=dict)
 
-    _distinct: dict[tuple[str, str], list] = field(default_factory=dict)
+    _distinct: dict[tuple[str, str], list[str | None]] = field(default_factory=dict)
 
-    def _values(self, frame: str, column: str) -> tuple[pl.Series, list]:
+    def _values(self, frame: str, column: str) -> tuple[pl.Series, list[str | None]]:
         """A value column and its distinct values (found once per column)."""
         values = getattr(self, frame).get_column(column)
         key = (frame, column)
@@ -108,16 +114,14 @@ class Context:
         acts = self.activities.select("lead_id", "activity", "occurred_at")
         moments = self.moments
         lead_ids = moments.get_column("lead_id")
-        low, high = lead_ids.min(), lead_ids.max()
+        low, high = cast(int, lead_ids.min()), cast(int, lead_ids.max())
         dense = moments.height and high - low < 4 * moments.height + 1024
         if dense and lead_ids.is_unique().all():
             # One moment per lead over a compact range of ids, the usual case: a lookup by
             # lead, not a join.
             ids = lead_ids - low
-            slots = pl.repeat(None, high - low + 1, dtype=pl.UInt32, eager=True).scatter(
-                ids, moments.get_column("m")
-            )
-            times = pl.repeat(None, high - low + 1, dtype=moments.schema["at"], eager=True)
+            slots = _nulls(high - low + 1, pl.UInt32).scatter(ids, moments.get_column("m"))
+            times = _nulls(high - low + 1, moments.schema["at"])
             times = times.scatter(ids, moments.get_column("at"))
             acts = acts.filter(pl.col("lead_id").is_between(low, high))
             offsets = acts.get_column("lead_id") - low

@@ -13,6 +13,12 @@ one that fails to coerce; not_equals and not_in are their plain negations (so th
 unset value). String comparisons are case-sensitive except icontains (casefold). between includes
 both ends. is_set / is_not_set only look at set-ness.
 
+A URL property (`url`, or a key ending in `_url`) compared with a path as people write one
+(`/pricing`: every value of the condition a string starting with "/") is compared by its path:
+a stored full URL (https://shop.example.com/pricing?plan=pro) and a stored path with a query
+(/pricing?plan=pro) both read /pricing. The tracking snippet stores full URLs; rules are written
+as paths.
+
 In a frame a value is held as its JSON text (null when missing). Most columns hold a few distinct
 values (a seniority, an employee count, a page), so a condition is decided once per distinct text
 and the answers spread over the column.
@@ -25,6 +31,7 @@ import math
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 import polars as pl
 
@@ -100,8 +107,27 @@ def _equals(actual: object, expected: Scalar) -> bool:
     return _as_text(actual) == expected
 
 
+def is_url_field(field: str) -> bool:
+    return field == "url" or field.endswith("_url")
+
+
+def _is_path(expected: ConditionValue) -> bool:
+    items = expected if isinstance(expected, tuple) else (expected,)
+    return all(isinstance(item, str) and item.startswith("/") for item in items)
+
+
+def url_path(text: str) -> str:
+    """The path of a full URL or of a path with a query or fragment ("/" for a bare host)."""
+    try:
+        return urlsplit(text.strip()).path or "/"
+    except ValueError:  # not a URL at all (an unbalanced "[" in the host): compared as is
+        return text
+
+
 def condition_matches(condition: Condition, actual: object) -> bool:
     """Whether an actual value satisfies a condition (see the module docstring)."""
+    if isinstance(actual, str) and is_url_field(condition.field) and _is_path(condition.value):
+        actual = url_path(actual)
     if condition.op in ("not_equals", "not_in"):
         return not _matches(condition.op.removeprefix("not_"), condition.value, actual)
     return _matches(condition.op, condition.value, actual)

@@ -7,6 +7,11 @@
  *   leadscoring.page()                      another page view (single-page apps)
  *   leadscoring.track(name, properties)     a custom event, e.g. track("download", {file: "x.pdf"})
  *   leadscoring.identify(email)             link this visitor (and its earlier visits) to a lead
+ *   leadscoring.consent(true | false)       see data-consent below
+ * With data-consent="required" on the script tag nothing is recorded, sent or stored (not even the
+ * visitor id) until the site calls leadscoring.consent(true), e.g. from its cookie banner on every
+ * page load; the page view of the current page is recorded then. consent(false) stops tracking
+ * and forgets the visitor id.
  * Forms marked with data-leadscoring-identify identify the visitor by their e-mail field on submit.
  * Calls made before the script loaded can be queued in window.leadscoringQueue as [name, ...args].
  */
@@ -26,6 +31,9 @@
   var MAX_EVENTS = 50;
   var queue = [];
   var timer = null;
+  var consented = script.getAttribute("data-consent") !== "required";
+  var autoPage = script.getAttribute("data-auto-page") !== "false";
+  var pageSent = false;
 
   function randomId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
@@ -98,12 +106,14 @@
   }
 
   function push(event) {
+    if (!consented) return;
     event.id = randomId();
     queue.push(event);
     if (!timer) timer = setTimeout(flush, 300);
   }
 
   function page() {
+    pageSent = consented;
     push({
       type: "page_view",
       url: location.href,
@@ -130,6 +140,20 @@
     flush: function () {
       return flush(false);
     },
+    consent: function (given) {
+      consented = given === true;
+      if (!consented) {
+        queue = [];
+        try {
+          localStorage.removeItem(STORAGE_KEY);
+        } catch (e) {
+          // Storage blocked: nothing was kept there.
+        }
+        window.__leadscoringVid = null;
+      } else if (autoPage && !pageSent) {
+        page();
+      }
+    },
     visitorId: visitorId,
   };
 
@@ -153,5 +177,5 @@
     var call = early[i];
     if (api[call[0]]) api[call[0]].apply(null, call.slice(1));
   }
-  if (script.getAttribute("data-auto-page") !== "false") page();
+  if (autoPage) page();
 })();

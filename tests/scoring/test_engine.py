@@ -387,6 +387,51 @@ def test_condition_coercion(condition: Condition, actual: object, expected: bool
     assert condition_matches(condition, actual) is expected
 
 
+@pytest.mark.parametrize(
+    ("condition", "actual", "expected"),
+    [
+        (Condition("url", "starts_with", "/pricing"), "https://shop.example.com/pricing?p=1", True),
+        (Condition("url", "starts_with", "/pricing"), "http://shop.example.com/pricing/pro", True),
+        (Condition("url", "starts_with", "/pricing"), "/pricing#plans", True),
+        (
+            Condition("url", "starts_with", "/pricing"),
+            "https://shop.example.com/blog/pricing",
+            False,
+        ),
+        (Condition("url", "starts_with", "/pricing"), "https://pricing.example.com/", False),
+        (Condition("url", "equals", "/pricing"), "https://shop.example.com/pricing?p=1", True),
+        (Condition("url", "equals", "/pricing"), "/pricing?utm_source=mail", True),
+        (Condition("url", "equals", "/"), "https://shop.example.com", True),
+        (Condition("url", "in", ("/cart", "/checkout")), "https://shop.example.com/cart?x", True),
+        (
+            Condition("url", "not_in", ("/cart", "/checkout")),
+            "https://shop.example.com/cart",
+            False,
+        ),
+        (Condition("page_url", "starts_with", "/jobs"), "https://firma.de/jobs/dev", True),
+        # Not a path: the whole text, as before.
+        (Condition("url", "contains", "utm_source=mail"), "https://x.de/?utm_source=mail", True),
+        (Condition("url", "starts_with", "https://x.de/"), "https://x.de/pricing", True),
+        # Only URL properties read as paths.
+        (Condition("title", "starts_with", "/pricing"), "https://x.de/pricing", False),
+        (Condition("url", "starts_with", "/pricing"), "https://[x.de/pricing", False),
+    ],
+)
+def test_a_url_property_is_compared_by_its_path_with_a_path(
+    condition: Condition, actual: object, expected: bool
+) -> None:
+    assert condition_matches(condition, actual) is expected
+
+
+def test_a_tracked_full_url_scores_a_rule_written_as_a_path() -> None:
+    pricing = [{"field": "url", "op": "starts_with", "value": "/pricing"}]
+    spec = model(activity("Pricing page", "page_view", 10, where=pricing, count="once"))
+    tracked = [act("page_view", url="https://www.firma.de/pricing?plan=team"),
+               act("page_view", url="https://www.firma.de/blog/pricing-tips")]  # fmt: skip
+    result = score(spec, activities=tracked)
+    assert result.total == Decimal("10.00")
+
+
 def test_where_conditions_read_activity_properties() -> None:
     spec = model(visit(1, where=[{"field": "channel", "op": "in", "value": ["email", "ads"]}]))
     result = score(
