@@ -25,9 +25,11 @@ run: install
 test: install browser
 	$(VENV)/bin/pytest
 
+# Style and types (settings read with DEBUG on, as the tests do).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

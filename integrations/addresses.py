@@ -28,7 +28,9 @@ def webhook_address_problem(url: str) -> str | None:
     except (socket.gaierror, UnicodeError):
         return _("The host %(host)s cannot be found.") % {"host": host}
     for *_rest, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        ip = sockaddr[0]
+        assert isinstance(ip, str)  # a host name resolves to IPv4 and IPv6 addresses only
+        address = ipaddress.ip_address(ip.split("%")[0])
         if not address.is_global:
             return _(
                 "%(host)s is a private or local address (%(address)s); webhooks go to public "

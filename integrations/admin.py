@@ -24,14 +24,20 @@ from .webhooks import webhook_deliveries_resend
 
 
 @admin.register(IngestionToken)
-class IngestionTokenAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class IngestionTokenAdmin(admin.ModelAdmin[IngestionToken]):
+    form = CheckedModelForm[IngestionToken]
     list_display = ["name", "prefix", "source", "created_at", "last_used_at", "revoked_at"]
     fields = ["name", "source", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
-    def save_model(self, request: HttpRequest, obj: IngestionToken, form, change: bool) -> None:  # type: ignore[no-untyped-def]
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: IngestionToken,
+        form: forms.ModelForm[IngestionToken],
+        change: bool,
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -49,8 +55,8 @@ class IngestionTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrackingSite)
-class TrackingSiteAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class TrackingSiteAdmin(admin.ModelAdmin[TrackingSite]):
+    form = CheckedModelForm[TrackingSite]
     list_display = ["name", "site_key", "origins", "active", "demo"]
     readonly_fields = ["site_key", "demo"]
     fields = ["name", "allowed_origins", "active", "site_key", "demo"]
@@ -68,7 +74,7 @@ class TrackingSiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Visitor)
-class VisitorAdmin(admin.ModelAdmin):
+class VisitorAdmin(admin.ModelAdmin[Visitor]):
     """Written by the tracking beacon: linking a visitor to a lead is its identify step, which
     also turns the visits into the lead's activities; here they are shown and deleted only."""
 
@@ -85,7 +91,7 @@ class VisitorAdmin(admin.ModelAdmin):
         return False
 
 
-class WebhookEndpointForm(CheckedModelForm):
+class WebhookEndpointForm(CheckedModelForm[WebhookEndpoint]):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
         label=_("events"), choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple
@@ -96,14 +102,14 @@ class WebhookEndpointForm(CheckedModelForm):
         fields = ["name", "url", "events", "active", "secret"]
 
     def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
+        url: str = self.cleaned_data["url"]
         if problem := webhook_address_problem(url):
             raise forms.ValidationError(problem)
         return url
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
     form = WebhookEndpointForm
     list_display = ["name", "url", "event_list", "active"]
 
@@ -114,7 +120,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
     list_display = [
         "event", "endpoint", "status", "attempts", "last_status_code", "last_attempt_at",
         "created_at",

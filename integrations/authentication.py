@@ -47,7 +47,8 @@ class IngestionTokenAuthentication(BaseAuthentication):
         return self.keyword
 
 
-class IngestionTokenScheme(OpenApiAuthenticationExtension):
+# drf-spectacular's extension base has an unannotated __init_subclass__.
+class IngestionTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "integrations.authentication.IngestionTokenAuthentication"
     name = "ingestionToken"
 

@@ -1,13 +1,13 @@
 """Creating and revoking ingestion tokens."""
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from .models import IngestionToken, token_digest
 
 
 def ingestion_token_create(
-    *, name: str, source: str = "api", user: AbstractBaseUser | None = None
+    *, name: str, source: str = "api", user: User | AnonymousUser | None = None
 ) -> tuple[IngestionToken, str]:
     """A new token and its key; the key is not stored and cannot be shown again."""
     raw = IngestionToken.generate_key()

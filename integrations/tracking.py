@@ -39,6 +39,10 @@ class BeaconError(ValueError):
     """The payload is malformed; the message says what is wrong."""
 
 
+class PayloadTooLarge(BeaconError):
+    """The payload is larger than MAX_BODY_BYTES."""
+
+
 @dataclass(frozen=True)
 class TrackedEvent:
     event_id: str
@@ -117,7 +121,7 @@ def beacon_parse(body: bytes) -> Beacon:
     """Read and check a beacon body. Raises BeaconError when the payload as a whole is malformed
     or oversized; a bad event is only refused (Beacon.rejected), the others are kept."""
     if len(body) > MAX_BODY_BYTES:
-        raise BeaconError(f"payload larger than {MAX_BODY_BYTES} bytes")
+        raise PayloadTooLarge(f"payload larger than {MAX_BODY_BYTES} bytes")
     if nesting_depth_exceeds(body):
         raise BeaconError(f"payload nested deeper than {MAX_DOCUMENT_DEPTH} levels")
     try:

@@ -14,6 +14,7 @@ from .throttles import BeaconThrottle
 from .tracking import (
     MAX_BODY_BYTES,
     BeaconError,
+    PayloadTooLarge,
     beacon_parse,
     beacon_record,
     origin_of,
@@ -51,7 +52,9 @@ def beacon(request: HttpRequest, site_key: str) -> HttpResponse:
         response["Access-Control-Max-Age"] = "86400"
         return response
     throttle = BeaconThrottle(site.site_key)
-    if not throttle.allow_request(request, None):
+    # A plain Django view: BeaconThrottle's get_cache_key takes its request and no DRF view,
+    # where the stubs of allow_request ask for DRF's Request and APIView.
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
         response = _error("too many requests", 429, origin)
         response["Retry-After"] = str(int(throttle.wait() or 1))
         return response
@@ -61,11 +64,12 @@ def beacon(request: HttpRequest, site_key: str) -> HttpResponse:
     try:
         parsed = beacon_parse(request.body)
     except BeaconError as error:
-        status = 413 if "larger than" in str(error) else 400
+        status = 413 if isinstance(error, PayloadTooLarge) else 400
         return _error(str(error), status, origin)
     rejected = [{"index": index, "error": reason} for index, reason in parsed.rejected]
     if not parsed.events and parsed.email is None:  # every event was refused
-        return _error(rejected[0]["error"], 400, origin, rejected=rejected)
+        first_reason = parsed.rejected[0][1]
+        return _error(first_reason, 400, origin, rejected=rejected)
     beacon_record(site=site, beacon=parsed)
     if rejected:  # the others are stored
         return _cors(JsonResponse({"rejected": rejected}), origin)

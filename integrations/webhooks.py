@@ -47,7 +47,9 @@ def sign(*, secret: str, body: bytes) -> str:
 
 def retry_delay(attempts: int) -> int:
     """Seconds before the next attempt: base, 2×base, 4×base, … up to 20 minutes."""
-    return min(settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), _MAX_RETRY_DELAY)
+    base: int = settings.WEBHOOK_RETRY_BASE_SECONDS
+    factor: int = 2 ** max(attempts - 1, 0)  # typeshed says Any: a negative power is a float
+    return min(base * factor, _MAX_RETRY_DELAY)
 
 
 def _lead(lead: Lead) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class DegradingRedisCache(RedisCache):
     misconfiguration, not an outage. clear() is left to raise too: it is an operator's action.
     """
 
+    _options: dict[str, Any]  # set by RedisCache.__init__ (params["OPTIONS"]); not in the stubs
+
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         # Passed by RedisCacheClient to redis' ConnectionPool; settings may still override.

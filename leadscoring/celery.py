@@ -12,7 +12,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_after_finalize.connect
+# celery ships no type information: to mypy its decorators are untyped.
+@app.on_after_finalize.connect  # type: ignore[untyped-decorator]
 def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     """Every periodic job lives here, each with when and why."""
     from pipeline import tasks as pipeline_tasks

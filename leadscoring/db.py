@@ -42,7 +42,8 @@ class _ClampedDateLoader(DateLoader):
 
 def install_out_of_range_readers() -> None:
     """Make every new connection read such values at the edge (before the first one opens)."""
-    from django.db.backends.postgresql import psycopg_any
+    # Django's module for psycopg 3 has no stub in django-stubs.
+    from django.db.backends.postgresql import psycopg_any  # type: ignore[attr-defined]
 
     psycopg.adapters.register_loader("timestamp", _ClampedTimestampLoader)
     psycopg.adapters.register_loader("date", _ClampedDateLoader)

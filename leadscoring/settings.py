@@ -8,10 +8,16 @@ that forgets it gets the production settings (and must set SECRET_KEY), never th
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+
+# Django's generic classes (ModelAdmin[Lead], QuerySet[Lead], ...) subscriptable at run time, as
+# the type stubs write them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -166,7 +172,7 @@ STORAGES = {
     },
 }
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {  # DRF's settings: values of every kind
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",

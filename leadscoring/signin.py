@@ -11,10 +11,13 @@ def client_address(request: HttpRequest) -> str | None:
     """The address the API's and the tracking beacon's rate limits count too (DRF's get_ident):
     X-Forwarded-For only as far as our NUM_PROXIES proxies wrote it, so a made-up header gives a
     guesser no fresh count."""
-    return BaseThrottle().get_ident(request)
+    # get_ident reads only request.META, which a Django request has as well; the stubs ask for
+    # DRF's Request.
+    return BaseThrottle().get_ident(request)  # type: ignore[arg-type]
 
 
-class SignInThrottleBackend(AxesStandaloneBackend):
+# django-axes ships no type information: its backend is Any to mypy.
+class SignInThrottleBackend(AxesStandaloneBackend):  # type: ignore[misc]
     """Refuses a locked-out sign-in before any password is checked (first in
     AUTHENTICATION_BACKENDS).
 
@@ -23,7 +26,7 @@ class SignInThrottleBackend(AxesStandaloneBackend):
     the next backend.
     """
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         username: str | None = None,
@@ -32,4 +35,6 @@ class SignInThrottleBackend(AxesStandaloneBackend):
     ) -> None:
         if request is None:
             return None
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        # Axes' check returns nothing (the next backend decides) or raises when locked out.
+        super().authenticate(request, username=username, password=password, **kwargs)
+        return None

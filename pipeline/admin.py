@@ -6,8 +6,8 @@ from .models import AssignmentRule, SavedQueueFilter
 
 
 @admin.register(AssignmentRule)
-class AssignmentRuleAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class AssignmentRuleAdmin(admin.ModelAdmin[AssignmentRule]):
+    form = CheckedModelForm[AssignmentRule]
     list_display = ["position", "match", "value", "account", "scoring_model", "assignee", "active"]
     list_display_links = ["match"]
     list_editable = ["position", "active"]
@@ -18,8 +18,8 @@ class AssignmentRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(SavedQueueFilter)
-class SavedQueueFilterAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class SavedQueueFilterAdmin(admin.ModelAdmin[SavedQueueFilter]):
+    form = CheckedModelForm[SavedQueueFilter]
     list_display = ["name", "user", "params", "created_at"]
     list_select_related = ["user"]
     search_fields = ["name", "user__username"]

@@ -5,9 +5,10 @@ Plain data in, plain data out (no ORM); the matching and counting are the engine
 Also the score history: the engine replayed at past times.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from scoring.criteria import criterion_type
 from scoring.definition import Criterion, ModelSpec
@@ -65,7 +66,7 @@ class ExplainedCriterion:
 
 def explain(
     spec: ModelSpec,
-    explanation: Sequence[dict],
+    explanation: Sequence[Mapping[str, Any]],
     lead: LeadFacts,
     activities: Sequence[ActivityFact],
     now: datetime,

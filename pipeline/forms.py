@@ -1,11 +1,17 @@
 """Forms of the queue: its filters and the inputs of the row actions."""
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django import forms
+from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from scoring.models import HandoffStatus, RejectionReason
+
+if TYPE_CHECKING:
+    from .selectors import QueueOptions
 
 FILTER_FIELDS = ("model", "owner", "band", "source", "sla", "status")
 STATUS_CHOICES = [
@@ -22,6 +28,13 @@ SLA_CHOICES = [
 ]
 
 
+def _choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """The form's field `name`, declared as a choice field, to fill its choices in."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
 class QueueFilterForm(forms.Form):
     """The queue's filters; anything unknown or malformed is ignored (shown as "any")."""
 
@@ -32,17 +45,20 @@ class QueueFilterForm(forms.Form):
     sla = forms.ChoiceField(label=_("Follow-up"), required=False, choices=SLA_CHOICES)
     status = forms.ChoiceField(label=_("Status"), required=False, choices=STATUS_CHOICES)
 
-    def __init__(self, data, *, options) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, data: Mapping[str, object] | None, *, options: "QueueOptions") -> None:
         super().__init__(data)
-        self.fields["model"].choices = [("", _("Any")), *((m.slug, m.name) for m in options.models)]
-        self.fields["owner"].choices = [
+        _choice_field(self, "model").choices = [
+            ("", _("Any")),
+            *((m.slug, m.name) for m in options.models),
+        ]
+        _choice_field(self, "owner").choices = [
             ("", _("Anyone")),
             ("me", _("Me")),
             ("none", _("Nobody yet")),
             *((str(u.pk), u.get_full_name() or u.get_username()) for u in options.owners),
         ]
-        self.fields["band"].choices = [("", _("Any")), *((b, b) for b in options.bands)]
-        self.fields["source"].choices = [("", _("Any")), *((s, s) for s in options.sources)]
+        _choice_field(self, "band").choices = [("", _("Any")), *((b, b) for b in options.bands)]
+        _choice_field(self, "source").choices = [("", _("Any")), *((s, s) for s in options.sources)]
 
     def values(self) -> dict[str, str]:
         """The valid filters; an invalid one falls back to its default instead of failing."""
@@ -86,9 +102,11 @@ class OutcomeForm(forms.Form):
 class ReassignForm(forms.Form):
     owner = forms.TypedChoiceField(label=_("Give to"), coerce=int)
 
-    def __init__(self, data, *, team) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, data: Mapping[str, object] | None, *, team: Iterable[User]) -> None:
         super().__init__(data)
-        self.fields["owner"].choices = [(u.pk, u.get_full_name() or u.get_username()) for u in team]
+        _choice_field(self, "owner").choices = [
+            (u.pk, u.get_full_name() or u.get_username()) for u in team
+        ]
 
 
 class SaveFilterForm(forms.Form):

@@ -52,7 +52,7 @@ class ExplainedScore:
 class LeadPage:
     lead: Lead
     scores: list[ExplainedScore]
-    timeline: Page
+    timeline: Page[Activity]
     events: list[ScoreEvent]
     handoffs: list[Handoff]
     history_days: int
@@ -68,7 +68,7 @@ def _stars(labels: list[str], band: str) -> Stars | None:
 
 
 def lead_page_get(
-    *, lead_id: int, timeline_page: object = 1, now: datetime | None = None
+    *, lead_id: int, timeline_page: int | str | None = 1, now: datetime | None = None
 ) -> LeadPage:
     now = now or timezone.now()
     tz = timezone.get_default_timezone()

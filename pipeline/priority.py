@@ -23,6 +23,7 @@ handoffs one SLA urgency at a time (`sla_levels`), each part in the order of an 
 them (pipeline.selectors): the cost of a page does not grow with the queue.
 """
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -60,6 +62,7 @@ from scoring.models import (
 
 INTENT_DAYS = 30
 INTENT_KINDS = ("demo_request", "trial_signup", "cart_add", "store_locator")
+# Paths, as rules write them; a page view's url may be a path or a full URL (the snippet's).
 INTENT_URL_PREFIXES = ("/pricing",)
 ENGAGED_KINDS = (
     "content_download", "webinar_attended", "event_attended", "form_submit", "live_chat",
@@ -176,10 +179,17 @@ def priority_parts(facts: PriorityFacts) -> PriorityParts:
     )
 
 
+def full_url_pattern(path_prefix: str) -> str:
+    """A regular expression for a full URL whose path starts with `path_prefix` (the scheme,
+    host and port before it), read alike by PostgreSQL and Python."""
+    return r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*" + re.escape(path_prefix)
+
+
 def _intent() -> Q:
     intent = Q(kind__in=INTENT_KINDS)
     for prefix in INTENT_URL_PREFIXES:
         intent |= Q(kind="page_view", properties__url__startswith=prefix)
+        intent |= Q(kind="page_view", properties__url__regex=full_url_pattern(prefix))
     return intent
 
 
@@ -215,7 +225,7 @@ def mql_thresholds() -> dict[int, float]:
     return {pk: float(definition["mql_threshold"]) for pk, definition in published}
 
 
-def _lead_columns(now: datetime, *, path: str, lead: str) -> tuple[object, ...]:
+def _lead_columns(now: datetime, *, path: str, lead: str) -> tuple[str | Combinable, ...]:
     """values_list columns of the lead's side of PriorityFacts, reached by `path` ("lead__"
     from a handoff, "" from a lead) with its id in the field `lead`: account id, head count,
     revenue, latest buying signal, latest engagement."""
@@ -311,7 +321,8 @@ def opening_columns(*, now: datetime) -> OpeningColumns:
         [
             f"a.kind = ANY({add(list(INTENT_KINDS))})",
             *(
-                f"(a.kind = 'page_view' AND (a.properties ->> 'url') LIKE {add(like(p) + '%')})"
+                f"(a.kind = 'page_view' AND ((a.properties ->> 'url') LIKE {add(like(p) + '%')} "
+                f"OR (a.properties ->> 'url') ~ {add(full_url_pattern(p))}))"
                 for p in INTENT_URL_PREFIXES
             ),
         ]

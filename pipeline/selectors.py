@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -30,7 +31,7 @@ COUNT_LIMIT = 10_000
 @dataclass(frozen=True)
 class QueueOptions:
     models: list[ScoringModel]
-    owners: list[AbstractBaseUser]
+    owners: list[User]
     bands: list[str]
     sources: list[str]
 
@@ -60,10 +61,14 @@ def queue_options() -> QueueOptions:
         .select_related("published_version")
         .order_by("name")
     )
+    # Filtered on above: every one has a published version.
+    definitions = [
+        m.published_version.definition for m in models if m.published_version is not None
+    ]
     bands = [
         band["label"]
-        for model in models
-        for band in sorted(model.published_version.definition.get("bands", []), key=_band_min)
+        for definition in definitions
+        for band in sorted(definition.get("bands", []), key=_band_min)
     ]
     return QueueOptions(
         models=models,
@@ -77,7 +82,7 @@ def rejection_reasons() -> list[RejectionReason]:
     return list(RejectionReason.objects.filter(active=True))
 
 
-def _band_min(band: dict) -> float:
+def _band_min(band: dict[str, Any]) -> float:
     return float(band.get("min", 0))
 
 
@@ -85,7 +90,9 @@ def _base() -> QuerySet[Handoff]:
     return Handoff.objects.select_related("lead", "lead__account", "scoring_model", "owner")
 
 
-def _filtered(handoffs: QuerySet[Handoff], values: dict[str, str], user, now) -> QuerySet[Handoff]:  # type: ignore[no-untyped-def]
+def _filtered(
+    handoffs: QuerySet[Handoff], values: dict[str, str], user: User, now: datetime
+) -> QuerySet[Handoff]:
     status = values["status"]
     if status == "open":
         handoffs = handoffs.filter(status__in=OPEN_HANDOFF_STATUSES)
@@ -99,7 +106,7 @@ def _filtered(handoffs: QuerySet[Handoff], values: dict[str, str], user, now) ->
     elif owner == "none":
         handoffs = handoffs.filter(owner__isnull=True)
     elif owner:
-        handoffs = handoffs.filter(owner_id=owner)
+        handoffs = handoffs.filter(owner_id=int(owner))  # a pk among the form's choices
     if values["source"]:
         handoffs = handoffs.filter(lead__source=values["source"])
     if values["band"]:
@@ -149,33 +156,39 @@ class PrioritizedIds:
         return [pk for *_, pk in ranked[start:stop]]
 
 
-def queue_handoffs(
-    *, values: dict[str, str], user: AbstractBaseUser, now: datetime
-) -> PrioritizedIds:
+def queue_handoffs(*, values: dict[str, str], user: User, now: datetime) -> PrioritizedIds:
     """The ids of the handoffs matching the filters, highest priority first."""
     return PrioritizedIds(_filtered(Handoff.objects.all(), values, user, now), now=now)
 
 
+def _with_reason(handoff: Handoff) -> Handoff:
+    """The row with its PriorityReason as `why`, for the table's "why first" hint."""
+    handoff.why = PriorityReason.of(handoff)  # type: ignore[attr-defined]  # not a field: for views
+    return handoff
+
+
 def queue_page(
-    *, values: dict[str, str], user: AbstractBaseUser, now: datetime, page: object
-) -> Page:
+    *, values: dict[str, str], user: User, now: datetime, page: int | str | None
+) -> Page[Handoff]:
     """One page of the queue: a count, the page's ids (one index read per SLA urgency), then
     the page's rows with everything the table shows."""
-    result = Paginator(queue_handoffs(values=values, user=user, now=now), PAGE_SIZE).get_page(page)
-    ids = list(result.object_list)
-    rows = {h.pk: h for h in with_priority(_base(), now=now).filter(pk__in=ids)}
-    result.object_list = [rows[pk] for pk in ids if pk in rows]
-    for handoff in result.object_list:
-        handoff.why = PriorityReason.of(handoff)
+    ids = queue_handoffs(values=values, user=user, now=now)
+    # Paginator needs only count() and slicing, as documented; the stubs' protocol also asks
+    # for len() and iteration, which PrioritizedIds has no use for.
+    paginator: Paginator[int] = Paginator(ids, PAGE_SIZE)  # type: ignore[arg-type]
+    ids_page = paginator.get_page(page)
+    page_ids = list(ids_page.object_list)
+    rows = {h.pk: h for h in with_priority(_base(), now=now).filter(pk__in=page_ids)}
+    # The page of ids becomes the page of their rows, keeping its number and paginator.
+    result = cast("Page[Handoff]", ids_page)
+    result.object_list = [_with_reason(rows[pk]) for pk in page_ids if pk in rows]
     return result
 
 
 def queue_row(*, handoff_id: int, now: datetime) -> Handoff:
     """One handoff with the same annotations as the queue (for re-rendering a row)."""
-    handoff = with_priority(_base(), now=now).get(pk=handoff_id)
-    handoff.why = PriorityReason.of(handoff)
-    return handoff
+    return _with_reason(with_priority(_base(), now=now).get(pk=handoff_id))
 
 
-def saved_filters(*, user: AbstractBaseUser) -> list[SavedQueueFilter]:
+def saved_filters(*, user: User) -> list[SavedQueueFilter]:
     return list(SavedQueueFilter.objects.filter(user=user))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -40,7 +40,7 @@ PRIORITY_BATCH = 2000
 _ROUND_ROBIN_KEY = "sales"
 
 
-def sales_team() -> QuerySet:
+def sales_team() -> QuerySet[User]:
     """The users who work handoffs: active members of the sales role."""
     return (
         get_user_model()
@@ -50,7 +50,7 @@ def sales_team() -> QuerySet:
     )
 
 
-def can_work_handoffs(user: AbstractBaseUser) -> bool:
+def can_work_handoffs(user: User) -> bool:
     return user.has_perm("scoring.work_handoff")
 
 
@@ -83,7 +83,7 @@ def assignment_rule_for(
     return next((rule for rule in rules if _rule_matches(rule, handoff)), None)
 
 
-def round_robin_take(count: int) -> list[AbstractBaseUser]:
+def round_robin_take(count: int) -> list[User]:
     """The next `count` sales users in turn (by id, wrapping around); [] without a sales team.
 
     Must run inside a transaction: the turn row stays locked until it commits.
@@ -101,7 +101,7 @@ def round_robin_take(count: int) -> list[AbstractBaseUser]:
     return chosen
 
 
-def round_robin_next() -> AbstractBaseUser | None:
+def round_robin_next() -> User | None:
     """The next sales user in turn; None without a sales team."""
     return next(iter(round_robin_take(1)), None)
 
@@ -111,7 +111,7 @@ def round_robin_enabled() -> bool:
 
 
 @transaction.atomic
-def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBaseUser]:
+def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, User]:
     """Give open handoffs without owner to the user their rules name, else the next in turn.
 
     Set-based: one query for the handoffs, one for the rules, one round-robin turn, one update
@@ -126,7 +126,7 @@ def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBase
         .filter(pk__any_of=list(handoff_ids), owner__isnull=True, status__in=OPEN_HANDOFF_STATUSES)
         .order_by("pk")
     )
-    owners: dict[int, AbstractBaseUser] = {}
+    owners: dict[int, User] = {}
     unmatched = []
     if rules:
         for handoff in unowned.select_related("lead", "lead__account"):
@@ -145,7 +145,7 @@ def handoffs_autoassign(*, handoff_ids: Iterable[int]) -> dict[int, AbstractBase
     return owners
 
 
-def _owners_set(owners: Mapping[int, AbstractBaseUser]) -> None:
+def _owners_set(owners: Mapping[int, User]) -> None:
     now = timezone.now()
     by_owner: dict[int, list[int]] = {}
     for handoff_id, owner in owners.items():
@@ -171,7 +171,7 @@ _PRIORITY_STAGE = (
 )
 
 
-def _stored_priority(facts: PriorityFacts) -> tuple[object, ...]:
+def _stored_priority(facts: PriorityFacts) -> tuple[str, str, str, float, float, datetime | None]:
     """The values of _PRIORITY_FIELDS for a handoff with these facts."""
     part = priority_parts(facts)
     return (facts.band, part.size_band, part.buyer_stage, part.score_points, part.base, part.until)
@@ -273,7 +273,7 @@ def on_scores_stored(
     _reprioritize_after_commit(handoffs)
 
 
-def handoff_autoassign(*, handoff_id: int) -> AbstractBaseUser | None:
+def handoff_autoassign(*, handoff_id: int) -> User | None:
     """Assign one handoff as `handoffs_autoassign` does; its new owner or None."""
     return handoffs_autoassign(handoff_ids=[handoff_id]).get(handoff_id)
 
@@ -296,14 +296,14 @@ def on_handoff_changed(
         logger.exception("Automatic assignment of %d handoffs failed", len(handoff_ids))
 
 
-def handoff_claim(*, handoff_id: int, user: AbstractBaseUser) -> Handoff:
+def handoff_claim(*, handoff_id: int, user: User) -> Handoff:
     """A sales user takes the handoff for themselves."""
     if not can_work_handoffs(user):
         raise HandoffError(_("You may not work handoffs."))
     return handoff_assign(handoff_id=handoff_id, user=user, owner=user)
 
 
-def handoff_reassign(*, handoff_id: int, user: AbstractBaseUser, owner_id: int) -> Handoff:
+def handoff_reassign(*, handoff_id: int, user: User, owner_id: int) -> Handoff:
     """Hand the handoff to another member of the sales team."""
     owner = sales_team().filter(pk=owner_id).first()
     if owner is None:
@@ -340,9 +340,7 @@ def handoffs_mark_sla_breached(*, now: datetime | None = None) -> int:
             return marked
 
 
-def saved_filter_save(
-    *, user: AbstractBaseUser, name: str, params: Mapping[str, str]
-) -> SavedQueueFilter:
+def saved_filter_save(*, user: User, name: str, params: Mapping[str, str]) -> SavedQueueFilter:
     """Save (or overwrite, by name) the user's filter; empty values are left out."""
     name = name.strip()
     if not name:
@@ -354,6 +352,6 @@ def saved_filter_save(
     return saved
 
 
-def saved_filter_delete(*, user: AbstractBaseUser, saved_filter_id: int) -> bool:
+def saved_filter_delete(*, user: User, saved_filter_id: int) -> bool:
     deleted, _rows = SavedQueueFilter.objects.filter(Q(pk=saved_filter_id) & Q(user=user)).delete()
     return bool(deleted)

@@ -7,6 +7,7 @@ JavaScript the same forms post normally and redirect back to the queue.
 import json
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from leadscoring.requests import AuthenticatedHttpRequest
 from scoring import privacy
 from scoring.handoffs import (
     HandoffError,
@@ -44,7 +46,7 @@ from .lead_profile import lead_page_get
 VIEW = "scoring.view_handoff"
 
 
-def _queue_context(request: HttpRequest) -> dict:
+def _queue_context(request: AuthenticatedHttpRequest) -> dict[str, object]:
     options = selectors.queue_options()
     form = QueueFilterForm(request.GET, options=options)
     values = form.values()
@@ -70,7 +72,7 @@ def _queue_context(request: HttpRequest) -> dict:
 
 @require_GET
 @permission_required(VIEW, raise_exception=True)
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = _queue_context(request)
     if request.htmx and request.htmx.target == "queue-table":
         return render(request, "pipeline/queue.html#queue-table", context)
@@ -90,16 +92,17 @@ def _back_to_queue(request: HttpRequest) -> HttpResponseRedirect:
     return redirect(_safe_next(request, request.POST.get("next", "")))
 
 
-def _first_error(form) -> str:  # type: ignore[no-untyped-def]
+def _first_error(form: forms.BaseForm) -> str:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
-        return f"{label}: {errors[0]}" if label else errors[0]
+        return f"{label}: {errors[0]}" if label else str(errors[0])
     return _("Please check the form.")
 
 
-def _perform(request: HttpRequest, handoff_id: int, action: str) -> str:
+def _perform(request: AuthenticatedHttpRequest, handoff_id: int, action: str) -> str:
     """Run one row action; returns the message to show (raises HandoffError on refusal)."""
     user = request.user
+    form: forms.Form
     if action == "claim":
         services.handoff_claim(handoff_id=handoff_id, user=user)
         return _("You now own this handoff.")
@@ -152,9 +155,11 @@ def _perform(request: HttpRequest, handoff_id: int, action: str) -> str:
 FORM_ACTIONS = ("reject", "outcome", "reassign")
 
 
-def _row_context(request: HttpRequest, handoff_id: int, *, next_url: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+def _row_context(
+    request: AuthenticatedHttpRequest, handoff_id: int, *, next_url: str, **extra: object
+) -> dict[str, object]:
     now = timezone.now()
-    context = {
+    context: dict[str, object] = {
         "h": selectors.queue_row(handoff_id=handoff_id, now=now),
         "can_work": services.can_work_handoffs(request.user),
         "next": _safe_next(request, next_url),
@@ -169,13 +174,13 @@ def _row_context(request: HttpRequest, handoff_id: int, *, next_url: str, **extr
     return context
 
 
-def _row(request: HttpRequest, context: dict) -> HttpResponse:
+def _row(request: AuthenticatedHttpRequest, context: dict[str, object]) -> HttpResponse:
     if request.htmx:
         return render(request, "pipeline/queue.html#queue-row", context)
     return render(request, "pipeline/handoff.html", context)
 
 
-def _act(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def _act(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     action = request.POST.get("action", "")
     error, done = "", ""
     try:
@@ -203,7 +208,7 @@ def _act(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(VIEW, raise_exception=True)
-def handoff(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def handoff(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """One handoff's queue row: GET shows it, with `?form=` one action's form open; POST
     performs the `action` it names."""
     if not Handoff.objects.filter(pk=handoff_id).exists():
@@ -223,7 +228,7 @@ def handoff(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @require_POST
 @permission_required(VIEW, raise_exception=True)
-def saved_filter_save(request: HttpRequest) -> HttpResponse:
+def saved_filter_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = SaveFilterForm(request.POST)
     params = {name: request.POST.get(name, "") for name in FILTER_FIELDS}
     if form.is_valid():
@@ -239,7 +244,7 @@ def saved_filter_save(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @permission_required(VIEW, raise_exception=True)
-def saved_filter_delete(request: HttpRequest, saved_filter_id: int) -> HttpResponse:
+def saved_filter_delete(request: AuthenticatedHttpRequest, saved_filter_id: int) -> HttpResponse:
     if services.saved_filter_delete(user=request.user, saved_filter_id=saved_filter_id):
         messages.success(request, _("Saved filter removed."))
     return redirect("pipeline:queue")
@@ -247,7 +252,7 @@ def saved_filter_delete(request: HttpRequest, saved_filter_id: int) -> HttpRespo
 
 @require_GET
 @permission_required("scoring.view_lead", raise_exception=True)
-def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_detail(request: AuthenticatedHttpRequest, lead_id: int) -> HttpResponse:
     page = lead_page_get(lead_id=lead_id, timeline_page=request.GET.get("activities"))
     context = {
         "p": page,
@@ -300,7 +305,7 @@ def lead_personal_data(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(privacy.PERMISSION, raise_exception=True)
-def lead_erase(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_erase(request: AuthenticatedHttpRequest, lead_id: int) -> HttpResponse:
     """GET asks for confirmation (typing the lead's e-mail address, else its id); POST erases."""
     lead = get_object_or_404(Lead, pk=lead_id)
     phrase = lead.email or str(lead.pk)

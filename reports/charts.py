@@ -1,5 +1,6 @@
 """Chart.js configurations for the dashboard, built from the selectors' figures (no queries)."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ STAGE_LABELS = {
 }
 
 
-def _week_labels(weeks: list) -> list[str]:
+def _week_labels(weeks: list[date]) -> list[str]:
     return [date_format(week, "SHORT_DATE_FORMAT") for week in weeks]
 
 

@@ -10,6 +10,7 @@ booleans are true/false, JSON is its text, NULL is an empty field.
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,14 +21,17 @@ from django.db.models import (
     DateTimeField,
     F,
     Field,
+    ForeignObjectRel,
     Func,
     JSONField,
+    Model,
     Q,
     QuerySet,
     TextField,
     Value,
     When,
 )
+from django.db.models.fields.related import RelatedField
 from django.db.models.functions import Cast, Concat, Left
 from django.db.models.lookups import In
 
@@ -36,18 +40,26 @@ from scoring.exports import FORMULA_PREFIXES
 _ISO_SECONDS = 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
 
 
-def _output_field(queryset: QuerySet, path: str) -> Field:
+def _output_field(queryset: QuerySet[Model], path: str) -> "Field[Any, Any]":
     if path in queryset.query.annotations:
-        return queryset.query.annotations[path].output_field
+        annotated: Field[Any, Any] = queryset.query.annotations[path].output_field
+        return annotated
     model = queryset.model
     *relations, name = path.split("__")
     for relation in relations:
-        model = model._meta.get_field(relation).related_model
+        related = model._meta.get_field(relation).related_model
+        assert isinstance(related, type)  # a relation's model, resolved once the apps are loaded
+        model = related
     field = model._meta.get_field(name)
-    return field.target_field if field.is_relation else field
+    if field.is_relation:
+        # Export paths name foreign keys (by name or as `…_id`), whose values are their target's.
+        assert isinstance(field, RelatedField | ForeignObjectRel)
+        return field.target_field
+    assert isinstance(field, Field)
+    return field
 
 
-def _rendered(queryset: QuerySet, path: str) -> object:
+def _rendered(queryset: QuerySet[Model], path: str) -> object:
     """The SQL expression that renders one export column as CSV text."""
     field = _output_field(queryset, path)
     if isinstance(field, BooleanField):
@@ -58,7 +70,7 @@ def _rendered(queryset: QuerySet, path: str) -> object:
         return Cast(F(path), TextField())
     if isinstance(field, CharField | TextField):
         # One left() and one IN per value: 8 LIKEs per text column made COPY CPU-bound.
-        formula_like = In(Left(F(path), 1), list(FORMULA_PREFIXES))
+        formula_like: In[str] = In(Left(F(path), 1), list(FORMULA_PREFIXES))
         return Case(
             When(formula_like, then=Concat(Value("'"), F(path), output_field=TextField())),
             default=F(path),
@@ -67,7 +79,7 @@ def _rendered(queryset: QuerySet, path: str) -> object:
     return F(path)
 
 
-def copy_csv_chunks(queryset: QuerySet, sources: dict[str, str]) -> Iterator[bytes]:
+def copy_csv_chunks(queryset: QuerySet[Model], sources: dict[str, str]) -> Iterator[bytes]:
     """The header, then COPY's output blocks, inside one transaction (read as one snapshot)."""
     columns = {f"export_{i}": _rendered(queryset, path) for i, path in enumerate(sources.values())}
     sql, params = queryset.annotate(**columns).values_list(*columns).query.sql_with_params()

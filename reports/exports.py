@@ -4,12 +4,12 @@ Each dataset is a column map (file column -> ORM path) and a filtered queryset; 
 chunks and every text value passes through `spreadsheet_safe`, as in scoring.exports.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
 
 from scoring.exports import csv_chunks, values_rows
 from scoring.models import Activity, Handoff, HandoffAction, LeadScore
@@ -68,7 +68,7 @@ _ACTIVITY_SOURCES = {
 }
 
 
-def _lead_scores(filters: ReportFilters) -> QuerySet:
+def _lead_scores(filters: ReportFilters) -> QuerySet[LeadScore]:
     scores = LeadScore.objects.filter(
         lead__created_at__gte=filters.start, lead__created_at__lt=filters.end
     )
@@ -77,7 +77,7 @@ def _lead_scores(filters: ReportFilters) -> QuerySet:
     return scores.order_by("lead_id", "scoring_model_id")
 
 
-def _handoffs(filters: ReportFilters) -> QuerySet:
+def _handoffs(filters: ReportFilters) -> QuerySet[Handoff]:
     answers = HandoffAction.objects.filter(
         handoff=OuterRef("pk"),
         kind__in=[HandoffAction.Kind.ACCEPTED, HandoffAction.Kind.REJECTED],
@@ -88,7 +88,7 @@ def _handoffs(filters: ReportFilters) -> QuerySet:
     return handoffs.annotate(first_answer_at=Subquery(answers.values("at")[:1])).order_by("id")
 
 
-def _activities(filters: ReportFilters) -> QuerySet:
+def _activities(filters: ReportFilters) -> QuerySet[Activity]:
     activities = Activity.objects.filter(
         occurred_at__gte=filters.start, occurred_at__lt=filters.end
     )
@@ -105,7 +105,7 @@ def _activities(filters: ReportFilters) -> QuerySet:
 class Dataset:
     name: str
     sources: dict[str, str]
-    queryset: Any  # (ReportFilters) -> QuerySet
+    queryset: Callable[[ReportFilters], QuerySet[Model]]
 
     @property
     def columns(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -49,8 +50,8 @@ class ReportFilterForm(forms.Form):
         attrs={"type": "date"}
     ))  # fmt: skip
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         if self.errors:
             return data
         today = timezone.localdate()

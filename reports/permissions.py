@@ -5,7 +5,7 @@ Exports contain personal data (names, e-mail addresses, every tracked activity),
 marketing, who own the data, and admins may download them; sales work leads in the app itself.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from scoring.roles import ADMIN, MARKETING
 
@@ -13,11 +13,11 @@ DASHBOARD_PERMISSION = "scoring.view_leadscore"
 EXPORT_ROLES = (MARKETING, ADMIN)
 
 
-def can_view_dashboards(user: AbstractBaseUser | AnonymousUser) -> bool:
+def can_view_dashboards(user: User | AnonymousUser) -> bool:
     return user.has_perm(DASHBOARD_PERMISSION)
 
 
-def can_export(user: AbstractBaseUser | AnonymousUser) -> bool:
+def can_export(user: User | AnonymousUser) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or user.groups.filter(name__in=EXPORT_ROLES).exists()

@@ -5,7 +5,9 @@ from celery import shared_task
 from .selectors import dashboard_refresh, default_filters
 
 
-@shared_task(ignore_result=True, expires=240)
+@shared_task(  # type: ignore[untyped-decorator]  # celery ships no type information
+    ignore_result=True, expires=240
+)
 def refresh_default_dashboards() -> int:
     """Recompute the last-90-days dashboards (all models and each model); returns how many."""
     filters = default_filters()

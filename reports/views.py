@@ -8,6 +8,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseBase,
     StreamingHttpResponse,
 )
 from django.shortcuts import render
@@ -19,7 +20,7 @@ from .charts import STAGE_LABELS, bin_label, dashboard_charts
 from .exports import DATASETS
 from .forms import ReportFilterForm, ReportFilters
 from .permissions import can_export, can_view_dashboards
-from .selectors import Dashboard, dashboard_get
+from .selectors import Dashboard, Histogram, dashboard_get
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -51,7 +52,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/dashboard.html", context)
 
 
-def _histogram_rows(data: Dashboard) -> list:
+def _histogram_rows(data: Dashboard) -> list[tuple[Histogram, list[tuple[str, int]]]]:
     return [
         (histogram, [(bin_label(low, high), n) for low, high, n in histogram.bins])
         for histogram in data.histograms
@@ -62,7 +63,7 @@ def _filename(dataset: str, filters: ReportFilters, extension: str) -> str:
     return f"{dataset}-{filters.date_from}-{filters.date_to}.{extension}"
 
 
-def export(request: HttpRequest, dataset: str, extension: str) -> HttpResponse:
+def export(request: HttpRequest, dataset: str, extension: str) -> HttpResponseBase:
     if not can_export(request.user):
         raise PermissionDenied
     if dataset not in DATASETS:

@@ -8,15 +8,14 @@ from leadscoring.admin import ReadOnlyAdminMixin
 from .models import Proposal, ProposalComment
 
 
-class ProposalCommentInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ProposalCommentInline(ReadOnlyAdminMixin, admin.TabularInline[ProposalComment, Proposal]):
     model = ProposalComment
     extra = 0
-    fields = ["author", "text", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("author", "text", "created_at")
 
 
 @admin.register(Proposal)
-class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Proposal]):
     list_display = ["scoring_model", "author", "status", "created_at", "decided_by"]
     list_filter = ["status", "scoring_model"]
     list_select_related = ["scoring_model", "author", "decided_by"]

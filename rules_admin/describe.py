@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Field
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -76,7 +77,9 @@ def field_label(path: str) -> str:
     else:
         model = Account if owner == "account" else Lead
         try:
-            label = str(model._meta.get_field(name).verbose_name)
+            found = model._meta.get_field(name)
+            # A reverse relation has no verbose name: its name reads as well.
+            label = str(found.verbose_name) if isinstance(found, Field) else name
         except Exception:  # an unknown field still gets a readable sentence
             label = name
     if owner == "account":
@@ -139,7 +142,8 @@ class _Words:
 def criterion_sentence(item: Mapping[str, Any]) -> str:
     """One sentence for a rules-as-code criterion dict, readable without knowing the format; its
     type words it (a definition still being written may have an unknown type: its name then)."""
-    kind = TYPES.get(item.get("type")) if isinstance(item.get("type"), str) else None
+    type_name = item.get("type")
+    kind = TYPES.get(type_name) if isinstance(type_name, str) else None
     if kind is None:
         return str(item.get("name") or "")
     return str(kind.sentence(item, _Words()))

@@ -2,10 +2,10 @@
 validation is scoring.definition's, and its problems come back next to the matching field."""
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy
@@ -60,7 +60,13 @@ def _number(value: Decimal | None) -> int | float | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-class ProblemsMixin:
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object  # the forms bring BaseForm themselves, after the mixin
+
+
+class ProblemsMixin(_FormBase):
     """Show scoring.definition problems next to the field their path names."""
 
     path_fields: Mapping[str, str] = {}
@@ -68,7 +74,7 @@ class ProblemsMixin:
     def add_problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
             field = self.field_for(problem.path)
-            self.add_error(field, problem.message)  # type: ignore[attr-defined]
+            self.add_error(field, problem.message)
 
     def field_for(self, path: str) -> str | None:
         match = re.match(r"where\[(\d+)\]\.(\w+)", path)
@@ -76,7 +82,7 @@ class ProblemsMixin:
             return f"where_{match[2]}_{int(match[1]) + 1}"
         head = re.split(r"[.\[]", path, maxsplit=1)[0]
         head = self.path_fields.get(head, head)
-        return head if head in self.fields else None  # type: ignore[attr-defined]
+        return head if head in self.fields else None
 
 
 def _type_field(field: Field) -> forms.Field:
@@ -253,7 +259,12 @@ class ThresholdsForm(ProblemsMixin, forms.Form):
                 )
 
     @classmethod
-    def initial_from(cls, mql_threshold: Decimal, bands: list, grades: list) -> dict[str, Any]:
+    def initial_from(
+        cls,
+        mql_threshold: Decimal,
+        bands: Sequence[Mapping[str, Any]],
+        grades: Sequence[Mapping[str, Any]],
+    ) -> dict[str, Any]:
         initial: dict[str, Any] = {"mql_threshold": mql_threshold}
         for prefix, rows in (("band", bands), ("grade", grades)):
             for i, row in enumerate(rows[:BAND_ROWS], start=1):
@@ -316,7 +327,9 @@ class ProposalForm(CriterionForm):
 
     def __init__(self, *args: Any, criterion_names: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target"].choices = [("", "—")] + [(n, n) for n in criterion_names]
+        target = self.fields["target"]
+        assert isinstance(target, forms.ChoiceField)  # declared above
+        target.choices = [("", "—")] + [(n, n) for n in criterion_names]
         for name in ("name", "type", "points"):
             self.fields[name].required = False
 

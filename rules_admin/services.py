@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -167,9 +167,7 @@ def thresholds_update(
     return scoring_model
 
 
-def draft_publish(
-    *, scoring_model: ScoringModel, user: AbstractBaseUser, note: str
-) -> ScoringModelVersion:
+def draft_publish(*, scoring_model: ScoringModel, user: User, note: str) -> ScoringModelVersion:
     """Publish the draft as a new version with its change note; the rescore starts after commit."""
     return scoring_model_publish(scoring_model=scoring_model, user=user, note=note.strip())
 
@@ -206,7 +204,7 @@ def _check_edits(scoring_model: ScoringModel, edits: Sequence[Mapping[str, Any]]
 def proposal_create(
     *,
     scoring_model: ScoringModel,
-    author: AbstractBaseUser,
+    author: User,
     reason: str,
     edits: Sequence[Mapping[str, Any]],
 ) -> Proposal:
@@ -218,9 +216,7 @@ def proposal_create(
     )
 
 
-def proposal_comment_add(
-    *, proposal: Proposal, author: AbstractBaseUser, text: str
-) -> ProposalComment:
+def proposal_comment_add(*, proposal: Proposal, author: User, text: str) -> ProposalComment:
     if not text.strip():
         raise DefinitionError([Problem("text", "write a comment first")])
     return ProposalComment.objects.create(proposal=proposal, author=author, text=text.strip())
@@ -243,7 +239,7 @@ def proposal_edits_applied(
 
 
 @transaction.atomic
-def proposal_apply(*, proposal: Proposal, user: AbstractBaseUser) -> Proposal:
+def proposal_apply(*, proposal: Proposal, user: User) -> Proposal:
     """Apply an open proposal's edits to the draft; DefinitionError when the result is invalid
     (for example a criterion it changes was renamed meanwhile); nothing changes then."""
     proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
@@ -261,7 +257,7 @@ def proposal_apply(*, proposal: Proposal, user: AbstractBaseUser) -> Proposal:
 
 
 @transaction.atomic
-def proposal_decline(*, proposal: Proposal, user: AbstractBaseUser, note: str) -> Proposal:
+def proposal_decline(*, proposal: Proposal, user: User, note: str) -> Proposal:
     proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status != Proposal.Status.OPEN:
         raise DefinitionError([Problem("status", "this proposal was already decided")])

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from leadscoring.requests import AuthenticatedHttpRequest
 from scoring.definition import DefinitionError
 from scoring.models import Criterion, RescoreRun, ScoringModel
 
@@ -53,7 +54,7 @@ def permission(perm: str) -> Callable[[Callable[..., HttpResponse]], Callable[..
     return decorate
 
 
-def _abilities(request: HttpRequest) -> dict[str, bool]:
+def _abilities(request: AuthenticatedHttpRequest) -> dict[str, bool]:
     user = request.user
     return {
         "can_edit": user.has_perm(EDIT),
@@ -72,11 +73,13 @@ def _criterion(scoring_model: ScoringModel, pk: int) -> Criterion:
 
 @require_GET
 @permission(VIEW)
-def models_list(request: HttpRequest) -> HttpResponse:
+def models_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "rules_admin/models_list.html", {"models": selectors.models_list()})
 
 
-def _criteria_context(request: HttpRequest, scoring_model: ScoringModel) -> dict[str, Any]:
+def _criteria_context(
+    request: AuthenticatedHttpRequest, scoring_model: ScoringModel
+) -> dict[str, Any]:
     return {
         "model": scoring_model,
         "groups": selectors.criteria_grouped(scoring_model=scoring_model),
@@ -86,7 +89,7 @@ def _criteria_context(request: HttpRequest, scoring_model: ScoringModel) -> dict
 
 @require_GET
 @permission(VIEW)
-def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def model_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     scoring_model = _model(slug)
     context = _criteria_context(request, scoring_model)
     context.update(
@@ -101,7 +104,9 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "rules_admin/model_detail.html", context)
 
 
-def _criteria_changed(request: HttpRequest, scoring_model: ScoringModel) -> HttpResponse:
+def _criteria_changed(
+    request: AuthenticatedHttpRequest, scoring_model: ScoringModel
+) -> HttpResponse:
     if not request.htmx:
         return redirect("rules_admin:model", slug=scoring_model.slug)
     response = render(
@@ -117,7 +122,9 @@ def _criteria_changed(request: HttpRequest, scoring_model: ScoringModel) -> Http
 
 @require_http_methods(["GET", "POST"])
 @permission(EDIT)
-def criterion_form(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
+def criterion_form(
+    request: AuthenticatedHttpRequest, slug: str, pk: int | None = None
+) -> HttpResponse:
     scoring_model = _model(slug)
     criterion = _criterion(scoring_model, pk) if pk is not None else None
     if request.method == "POST":
@@ -161,7 +168,9 @@ _ACTIONS: dict[str, Callable[[Criterion], Any]] = {
 
 @require_POST
 @permission(EDIT)
-def criterion_action(request: HttpRequest, slug: str, pk: int, action: str) -> HttpResponse:
+def criterion_action(
+    request: AuthenticatedHttpRequest, slug: str, pk: int, action: str
+) -> HttpResponse:
     if action not in _ACTIONS:
         raise Http404
     scoring_model = _model(slug)
@@ -171,7 +180,7 @@ def criterion_action(request: HttpRequest, slug: str, pk: int, action: str) -> H
 
 @require_POST
 @permission(EDIT)
-def thresholds(request: HttpRequest, slug: str) -> HttpResponse:
+def thresholds(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     scoring_model = _model(slug)
     form = ThresholdsForm(request.POST)
     saved = False
@@ -204,7 +213,7 @@ def thresholds(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @permission(VIEW)
-def whatif(request: HttpRequest, slug: str) -> HttpResponse:
+def whatif(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     scoring_model = _model(slug)
     result = whatif_compute(scoring_model=scoring_model)
     return render(request, "rules_admin/whatif.html", {"model": scoring_model, "whatif": result})
@@ -212,7 +221,7 @@ def whatif(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @permission(PUBLISH)
-def publish(request: HttpRequest, slug: str) -> HttpResponse:
+def publish(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     scoring_model = _model(slug)
     form = PublishForm(request.POST)
     if not form.is_valid():
@@ -234,7 +243,7 @@ def publish(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @permission(VIEW)
-def run_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def run_progress(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     run = get_object_or_404(
         RescoreRun.objects.select_related("version"), scoring_model__slug=slug, pk=pk
     )
@@ -245,7 +254,7 @@ def run_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_GET
 @permission(VIEW)
-def history(request: HttpRequest, slug: str) -> HttpResponse:
+def history(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     scoring_model = _model(slug)
     versions = list(selectors.versions_list(scoring_model=scoring_model))
     by_number = {str(v.number): v for v in versions}
@@ -270,7 +279,7 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @permission(EDIT)
-def restore(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def restore(request: AuthenticatedHttpRequest, slug: str, number: int) -> HttpResponse:
     scoring_model = _model(slug)
     version = get_object_or_404(scoring_model.versions, number=number)
     services.draft_restore(version=version)
@@ -289,7 +298,7 @@ def _proposal_form(scoring_model: ScoringModel, data: Any = None) -> ProposalFor
 
 @require_http_methods(["GET", "POST"])
 @permission(VIEW)
-def proposals(request: HttpRequest, slug: str) -> HttpResponse:
+def proposals(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     scoring_model = _model(slug)
     form = _proposal_form(scoring_model)
     if request.method == "POST":
@@ -335,7 +344,7 @@ def _proposal(slug: str, pk: int) -> Proposal:
 
 @require_http_methods(["GET", "POST"])
 @permission(VIEW)
-def proposal_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def proposal_detail(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     proposal = _proposal(slug, pk)
     form = CommentForm()
     if request.method == "POST":
@@ -365,7 +374,7 @@ def proposal_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 @permission(EDIT)
-def proposal_apply(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def proposal_apply(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     proposal = _proposal(slug, pk)
     try:
         services.proposal_apply(proposal=proposal, user=request.user)
@@ -378,7 +387,7 @@ def proposal_apply(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @require_POST
 @permission(EDIT)
-def proposal_decline(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def proposal_decline(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     proposal = _proposal(slug, pk)
     form = DeclineForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from django.db import connection
@@ -64,11 +64,11 @@ HISTOGRAM_BARS = 10
 # Leads per evaluation of a full rescore: frames of a few hundred thousand activities at most.
 CHUNK = 20_000
 # A totals frame: per lead its total in cents with each definition, null outside its audience.
-TOTALS_SCHEMA = {"lead_id": pl.Int64, "before": pl.Int64, "after": pl.Int64}
+TOTALS_SCHEMA = pl.Schema({"lead_id": pl.Int64, "before": pl.Int64, "after": pl.Int64})
 # Per lead what a criterion adds to its total, in cents.
-AMOUNTS_SCHEMA = {"lead_id": pl.Int64, "cents": pl.Int64}
+AMOUNTS_SCHEMA = pl.Schema({"lead_id": pl.Int64, "cents": pl.Int64})
 # Per lead a criterion's stored points (cents) and evidence count.
-EVIDENCE_SCHEMA = {"lead_id": pl.Int64, "cents": pl.Int64, "count": pl.Int64}
+EVIDENCE_SCHEMA = pl.Schema({"lead_id": pl.Int64, "cents": pl.Int64, "count": pl.Int64})
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,9 @@ def changed_criteria(
 
 
 def _decay(criterion: Criterion, spec: ModelSpec) -> Number | None:
-    return criterion_type(criterion).decay(criterion, spec)
+    # A criterion type is a module, whose functions mypy sees untyped.
+    decay: Number | None = criterion_type(criterion).decay(criterion, spec)
+    return decay
 
 
 def _rescaled(
@@ -195,11 +197,17 @@ def _evaluated(
     return scores.totals.select("lead_id", cents="total")
 
 
-def _totals(spec: ModelSpec | None, name: str, *frames: pl.DataFrame) -> pl.DataFrame:
+def _totals(
+    spec: ModelSpec | None,
+    name: str,
+    leads: pl.DataFrame,
+    activities: pl.DataFrame,
+    moments: pl.DataFrame,
+) -> pl.DataFrame:
     """lead_id and the spec's total (as `name`) of the leads inside its audience."""
     if spec is None:
         return pl.DataFrame(schema={"lead_id": pl.Int64, name: pl.Int64})
-    scores = evaluate(spec, *frames, timezone.get_default_timezone())
+    scores = evaluate(spec, leads, activities, moments, timezone.get_default_timezone())
     return scores.totals.select("lead_id", pl.col("total").alias(name))
 
 
@@ -339,8 +347,8 @@ def delta_totals(
             changes.append(evidence.get(old.name, none).select("lead_id", cents=-pl.col("cents")))
         if new is None or not new.enabled:
             continue
-        stored = none if old is None else evidence.get(old.name, none)
-        rescaled = _rescaled(old, new, published, draft, stored)
+        old_evidence = none if old is None else evidence.get(old.name, none)
+        rescaled = _rescaled(old, new, published, draft, old_evidence)
         changes.append(_evaluated(new, draft, lead_ids, now) if rescaled is None else rescaled)
     delta = pl.concat(changes).group_by("lead_id").agg(pl.col("cents").sum())
     totals = before.join(delta, on="lead_id", how="left").select(
@@ -353,7 +361,8 @@ def _histogram(before: pl.Series, after: pl.Series) -> list[HistogramBar]:
     values = pl.concat([before, after])
     if values.is_empty():
         return []
-    low, high = values.min() / 100, values.max() / 100
+    # Cents: integers, and not empty.
+    low, high = cast(int, values.min()) / 100, cast(int, values.max()) / 100
     raw_step = max((high - low) / HISTOGRAM_BARS, 1)
     magnitude = 10 ** math.floor(math.log10(raw_step))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw_step)

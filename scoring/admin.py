@@ -6,11 +6,11 @@ scoring models and everything the rescores write are read-only here: the queue's
 rule editor and publishing are the ways to change them, with their checks, log and webhooks.
 """
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.forms import ModelForm
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -37,8 +37,10 @@ from .models import (
 )
 from .services import accounts_delete, activities_delete
 
+_M = TypeVar("_M", bound=Model)
 
-def _changes(form: ModelForm) -> dict[str, Any]:
+
+def _changes(form: forms.ModelForm[_M]) -> dict[str, Any]:
     """The fields the form changed; the form has put them on its instance already."""
     return {
         name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data
@@ -46,8 +48,8 @@ def _changes(form: ModelForm) -> dict[str, Any]:
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class AccountAdmin(admin.ModelAdmin[Account]):
+    form = CheckedModelForm[Account]
     list_display = [
         "name",
         "domain",
@@ -61,7 +63,9 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "domain", "external_id"]
     readonly_fields = ["created_at", "updated_at"]  # as in the API
 
-    def save_model(self, request: HttpRequest, obj: Account, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: forms.ModelForm[Account], change: bool
+    ) -> None:
         account_save(account=obj, data=_changes(form))
 
     def delete_model(self, request: HttpRequest, obj: Account) -> None:
@@ -71,17 +75,19 @@ class AccountAdmin(admin.ModelAdmin):
         accounts_delete(account_ids=list(queryset.values_list("pk", flat=True)))
 
 
-class LeadScoreInline(ReadOnlyAdminMixin, admin.TabularInline):
+class LeadScoreInline(ReadOnlyAdminMixin, admin.TabularInline[LeadScore, Lead]):
     model = LeadScore
-    fields = ["scoring_model", "total", "fit", "engagement", "band", "mql", "computed_at"]
-    readonly_fields = fields
+    # One tuple for both: the stubs type the two as different (invariant) lists.
+    fields = readonly_fields = (
+        "scoring_model", "total", "fit", "engagement", "band", "mql", "computed_at",
+    )  # fmt: skip
     extra = 0
     can_delete = False
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
-    form = CheckedModelForm
+class LeadAdmin(admin.ModelAdmin[Lead]):
+    form = CheckedModelForm[Lead]
     list_display = [
         "__str__",
         "email",
@@ -108,7 +114,9 @@ class LeadAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]  # as in the API
     inlines = [LeadScoreInline]
 
-    def save_model(self, request: HttpRequest, obj: Lead, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Lead, form: forms.ModelForm[Lead], change: bool
+    ) -> None:
         lead_save(lead=obj, data=_changes(form))
 
     def has_delete_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
@@ -118,11 +126,11 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(admin.ModelAdmin[Activity]):
     """Shown and deleted here; they come in through scoring.ingest (API, tracking, import), which
     checks them and stores a re-delivered one once, and are never edited."""
 
-    form = CheckedModelForm
+    form = CheckedModelForm[Activity]
     list_display = ["kind", "lead", "occurred_at", "channel", "source"]
     list_filter = ["kind", "channel", "source"]
     search_fields = ["lead__email", "kind", "external_id"]
@@ -144,7 +152,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
 
 @admin.register(LeadOutcome)
-class LeadOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LeadOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LeadOutcome]):
     """Recorded by the queue's outcome action (scoring.handoffs) and by import_crm."""
 
     list_display = ["lead", "outcome", "value", "occurred_at"]
@@ -154,14 +162,14 @@ class LeadOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["lead"]
 
 
-class CriterionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CriterionInline(ReadOnlyAdminMixin, admin.TabularInline[Criterion, ScoringModel]):
     model = Criterion
     fields = ["position", "name", "type", "points", "enabled", "params"]
     extra = 0
 
 
 @admin.register(ScoringModel)
-class ScoringModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScoringModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ScoringModel]):
     """Changed in the rule editor (/rules/) or by load_scoring_model, which validate the draft."""
 
     list_display = ["name", "slug", "mql_threshold", "published_version", "updated_at"]
@@ -170,7 +178,7 @@ class ScoringModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ScoringModelVersion)
-class ScoringModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScoringModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ScoringModelVersion]):
     """Published versions are immutable; publishing (scoring.services) makes them."""
 
     list_display = ["scoring_model", "number", "published_by", "published_at", "note"]
@@ -179,7 +187,7 @@ class ScoringModelVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LeadScore)
-class LeadScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LeadScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LeadScore]):
     """Scores are computed by the rescores, never edited by hand."""
 
     fields = [
@@ -214,16 +222,15 @@ class LeadScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["lead"]
 
 
-class HandoffActionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class HandoffActionInline(ReadOnlyAdminMixin, admin.TabularInline[HandoffAction, Handoff]):
     model = HandoffAction
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "user", "detail"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "user", "detail")
 
 
 @admin.register(Handoff)
-class HandoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class HandoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Handoff]):
     """Worked in the queue (/queue/, pipeline and scoring.handoffs), whose actions log who did
     what, record the outcome, move the lead's stage and send the webhooks."""
 
@@ -261,13 +268,13 @@ class HandoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RejectionReason)
-class RejectionReasonAdmin(admin.ModelAdmin):
+class RejectionReasonAdmin(admin.ModelAdmin[RejectionReason]):
     list_display = ["label", "code", "position", "active"]
     list_editable = ["position", "active"]
 
 
 @admin.register(ScoreEvent)
-class ScoreEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ScoreEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ScoreEvent]):
     """The record of threshold crossings, written by the rescores."""
 
     list_display = [
@@ -286,7 +293,7 @@ class ScoreEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RescoreRun)
-class RescoreRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RescoreRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[RescoreRun]):
     """Started by publishing and the daily refresh; their chunks update them."""
 
     list_display = [
@@ -302,7 +309,7 @@ class RescoreRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(UnscorableLead)
-class UnscorableLeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class UnscorableLeadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[UnscorableLead]):
     """What the rescores skip and why; written by them alone (scoring.rescoring). A row goes
     when its lead scores again (or is deleted)."""
 

@@ -7,6 +7,7 @@ values, which Python may not even represent.
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.apps import apps
 from django.db import models
@@ -26,7 +27,7 @@ class BadColumn:
     bounds: str
 
 
-def _bounds(field: models.Field, now: datetime) -> tuple[date, date]:
+def _bounds(field: "models.Field[Any, Any]", now: datetime) -> tuple[date, date]:
     if isinstance(field, models.DateTimeField):
         return EARLIEST, now + AHEAD
     if field.name == "birthday":

@@ -33,7 +33,8 @@ class StoredScore:
 
     @property
     def explanation(self) -> list[dict[str, Any]]:
-        return json.loads(self.explanation_json or "[]")
+        explanation: list[dict[str, Any]] = json.loads(self.explanation_json or "[]")
+        return explanation
 
 
 STORED_SCHEMA = {
@@ -49,6 +50,7 @@ def scores_lock(*, lead_ids: Sequence[int], model_ids: Sequence[int]) -> pl.Data
         return pl.DataFrame(schema=STORED_SCHEMA)
     table = LeadScore._meta.db_table
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    params: list[int | str]
     if connection.vendor == "postgresql":
         # One array each: thousands of placeholders cost more to build than the query to run.
         leads, models, params = (

@@ -24,9 +24,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 from itertools import zip_longest
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from leadscoring.inputs import (
@@ -113,7 +113,7 @@ def parse_int(raw: str, column: str, bounds: tuple[int, int]) -> int | None:
     return int(number)
 
 
-def parse_decimal(raw: str, column: str, model: type) -> Decimal | None:
+def parse_decimal(raw: str, column: str, model: type[models.Model]) -> Decimal | None:
     """A number that fits the model's DecimalField (max_digits, decimal_places)."""
     if not raw.strip():
         return None
@@ -124,6 +124,7 @@ def parse_decimal(raw: str, column: str, model: type) -> Decimal | None:
     if not value.is_finite():
         raise RowError(f"{column} {raw!r} is not a number")
     spec = model._meta.get_field(column)
+    assert isinstance(spec, models.DecimalField)  # what the column is documented to be
     whole_digits = spec.max_digits - spec.decimal_places
     if value.adjusted() < whole_digits:
         # Rounded as the database rounds, so that a re-import compares equal to what is stored.
@@ -322,7 +323,9 @@ def _header(path: Path, reader: Iterator[list[str]], report: ImportReport) -> li
     return [name.strip() for name in names]
 
 
-def _rows(path: Path, handle: IO[str], report: ImportReport) -> Iterator[tuple[int, dict]]:
+def _rows(
+    path: Path, handle: IO[str], report: ImportReport
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(first line, row) for every row that can be read; the others are reported."""
     lines = _Lines(handle)
     reader = csv.reader(lines)
@@ -388,7 +391,7 @@ def _parse_rows(
     return parsed
 
 
-def _dedupe_by(items: list[tuple[int, Any]], key: str) -> list:
+def _dedupe_by(items: list[tuple[int, Any]], key: str) -> list[tuple[int, Any]]:
     """Keep the last row per key within a batch, so a file may repeat a record."""
     latest: dict[Any, tuple[int, Any]] = {}
     for line, item in items:
@@ -396,17 +399,22 @@ def _dedupe_by(items: list[tuple[int, Any]], key: str) -> list:
     return list(latest.values())
 
 
+_Row = TypeVar("_Row", Account, Lead)
+
+
 def _upsert(
-    model: type[Account] | type[Lead],
+    model: type[_Row],
     items: list[tuple[int, dict[str, Any]]],
     report: ImportReport,
     now: datetime,
-) -> list[Any]:
+) -> list[_Row]:
     """Create new rows, update changed ones, leave identical ones alone; return saved objects."""
     name = model._meta.verbose_name_plural
     keys = [item["external_id"] for _, item in items]
     existing = {o.external_id: o for o in model.objects.filter(external_id__in=keys)}
-    to_create, to_update, fields = [], [], set()
+    to_create: list[_Row] = []
+    to_update: list[_Row] = []
+    fields: set[str] = set()
     for _, item in items:
         obj = existing.get(item["external_id"])
         if obj is None:
@@ -430,9 +438,12 @@ def _upsert(
     return to_create + to_update
 
 
-def _text(row: dict[str, str], column: str, model: type, max_length: int | None = None) -> str:
+def _text(
+    row: dict[str, str], column: str, model: type[models.Model], max_length: int | None = None
+) -> str:
     value = (row.get(column) or "").strip()
-    limit = max_length or model._meta.get_field(column).max_length
+    # The column is named after one of the model's own (text) fields.
+    limit = max_length or cast("models.Field[Any, Any]", model._meta.get_field(column)).max_length
     if limit and len(value) > limit:
         raise RowError(f"{column} is longer than {limit} characters")
     return value
@@ -553,7 +564,9 @@ def import_leads(path: Path, report: ImportReport, now: datetime) -> None:
 
 
 def _lead_ids(keys: Iterable[str]) -> dict[str, int]:
-    return dict(Lead.objects.filter(external_id__in=set(keys)).values_list("external_id", "pk"))
+    found = Lead.objects.filter(external_id__in=set(keys)).values_list("external_id", "pk")
+    # external_id may be NULL, but not where it equals one of the keys.
+    return {key: pk for key, pk in found if key is not None}
 
 
 # --- activities ----------------------------------------------------------------------------------
@@ -564,7 +577,7 @@ def _activity_item(row: dict[str, str], now: datetime) -> dict[str, Any]:
     occurred_at = parse_timestamp(raw_time, "occurred_at", now)
     if occurred_at > now + FUTURE_TOLERANCE:
         raise RowError(f"occurred_at {raw_time!r} lies in the future")  # as the API says
-    item = {
+    item: dict[str, Any] = {
         "lead_external_id": _require(row, "lead_external_id"),
         "kind": _text(row, "kind", Activity) or _require(row, "kind"),
         "occurred_at": occurred_at,

@@ -128,7 +128,7 @@ def _criterion(read: Reader, data: object, prefix: str) -> Criterion | None:
     if kind is None:
         return None
     kwargs.update(kind.read(data, prefix, read))
-    return kind.SPEC(**kwargs) if len(read.problems) == before else None  # type: ignore[no-any-return]
+    return kind.SPEC(**kwargs) if len(read.problems) == before else None
 
 
 def _bands(read: Reader, value: object, key: str, *, required: bool) -> tuple[Band, ...]:

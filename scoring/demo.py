@@ -10,13 +10,16 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any, Literal, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Manager, Model, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -147,14 +150,15 @@ ACTIVITY_MIX = {"page_view": (46, 44), "email_open": (14, 18), "email_click": (6
           "store_locator": (0, 3)}
 WEBINAR_ATTENDANCE = 0.6
 # profile: (activity count range, weight for ordinary leads, weight for target-account leads)
-_PROFILES = {"hot": ((40, 90), 5, 15), "engaged": ((14, 32), 15, 30), "casual": ((4, 12), 33, 35),
-             "light": ((0, 5), 47, 20)}
+_PROFILES: dict[str, tuple[tuple[int, int], int, int]] = {
+    "hot": ((40, 90), 5, 15), "engaged": ((14, 32), 15, 30), "casual": ((4, 12), 33, 35),
+    "light": ((0, 5), 47, 20)}
 _B2B_STAGES = {LifecycleStage.LEAD: 82, LifecycleStage.SUBSCRIBER: 12, LifecycleStage.CUSTOMER: 6}
 _B2C_STAGES = {LifecycleStage.SUBSCRIBER: 52, LifecycleStage.LEAD: 42, LifecycleStage.CUSTOMER: 6}
 _SEGMENTS = [(49, "small-business"), (500, "mid-market"), (10**9, "enterprise")]
 # Personas from the seed articles: Tanja (B2C, paper then painting supplies), a target-account buyer
 # with ten visits in four weeks plus a webinar, and a working student who reads the jobs pages.
-_PERSONAS = [
+_PERSONAS: list[dict[str, Any]] = [  # keyword arguments of LeadSpec
     dict(email="tanja.berger@gmx.de", first_name="Tanja", last_name="Berger", country="DE",
          source="newsletter", birthday=date(1988, 5, 14), lifecycle_stage=LifecycleStage.SUBSCRIBER,
          attributes={"interest": "paint", "city": "Köln"}, script="tanja"),
@@ -166,7 +170,7 @@ _PERSONAS = [
          source="website", script="student"),
 ]
 # Scripted journeys: (days ago, kind, properties; None: generated)
-_SCRIPTS = {
+_SCRIPTS: dict[str, list[tuple[int, str, Mapping[str, object] | None]]] = {
     "tanja": [(21, "page_view", {"url": "/products/paper/a4", "title": "Kopierpapier A4"}),
               (20, "newsletter_signup", {"list": "newsletter-de"}),
               (18, "email_open", {"campaign": "newsletter-weekly"}),
@@ -204,11 +208,11 @@ class LeadSpec:
     owner: str | None = None  # username
     unsubscribed: bool = False
     email_invalid: bool = False
-    attributes: dict = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     script: str | None = None  # key of _SCRIPTS for the personas
 
-    def lead_fields(self) -> dict:
+    def lead_fields(self) -> dict[str, Any]:
         """Lead model field values, except the foreign keys and created_at."""
         values = asdict(self)
         for key in ("account", "owner", "created_at", "script"):
@@ -217,12 +221,12 @@ class LeadSpec:
 
 
 # One activity: (lead external id, kind, occurred at, channel, properties)
-ActivitySpec = tuple[str, str, datetime, str, dict]
+ActivitySpec = tuple[str, str, datetime, str, Mapping[str, object]]
 
 
 @dataclass
 class DemoData:
-    accounts: list[dict]  # Account field values
+    accounts: list[dict[str, Any]]  # Account field values
     leads: list[LeadSpec]
     activities: list[ActivitySpec]  # in external-id order: the n-th is "demo-<n>"
 
@@ -234,7 +238,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_).strip("-")
 
 
-def _pick(rng: random.Random, weights: dict):  # type: ignore[no-untyped-def]
+_K = TypeVar("_K")
+
+
+def _pick(rng: random.Random, weights: Mapping[_K, float]) -> _K:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
@@ -242,8 +249,11 @@ _COUNTRY_WEIGHTS = {c: v[0] for c, v in _COUNTRIES.items()}
 _SIZE_WEIGHTS = {size: weight for size, (weight, _) in _EMPLOYEES.items()}
 
 
-def _accounts(rng: random.Random) -> list[dict]:
-    rows = [(name, name.rsplit(" ", 1)[0], *rest) for name, *rest in _FIXED_ACCOUNTS]
+def _accounts(rng: random.Random) -> list[dict[str, Any]]:
+    rows = [
+        (name, name.rsplit(" ", 1)[0], country, industry, employees, target, competitor)
+        for name, country, industry, employees, target, competitor in _FIXED_ACCOUNTS
+    ]
     bases = {row[1] for row in rows}
     while len(rows) < N_ACCOUNTS:
         country = _pick(rng, _COUNTRY_WEIGHTS)
@@ -275,7 +285,7 @@ def _accounts(rng: random.Random) -> list[dict]:
     ]
 
 
-def _person(rng: random.Random, country: str, domain: str, taken: set, b2c: bool) -> LeadSpec:
+def _person(rng: random.Random, country: str, domain: str, taken: set[str], b2c: bool) -> LeadSpec:
     lang = _COUNTRIES[country][1]
     first, last = rng.choice(_FIRST[lang]), rng.choice(_SURNAMES[lang])
     f, s = _slug(first).replace("-", ""), _slug(last).replace("-", "")
@@ -296,7 +306,7 @@ def _person(rng: random.Random, country: str, domain: str, taken: set, b2c: bool
     )
 
 
-def _leads(rng: random.Random, accounts: list[dict]) -> list[LeadSpec]:
+def _leads(rng: random.Random, accounts: list[dict[str, Any]]) -> list[LeadSpec]:
     leads = [LeadSpec(**persona) for persona in _PERSONAS]
     taken = {lead.email for lead in leads}
     weights = [0.3 if a["is_competitor"] else 4 if a["is_target_account"] else
@@ -333,7 +343,7 @@ def _phone(rng: random.Random, country: str) -> str:
     return f"{_COUNTRIES[country][3]} {rng.randint(20, 99)} {rng.randint(1_000_000, 9_999_999)}"
 
 
-def _props(rng: random.Random, kind: str, lead: LeadSpec) -> tuple[str, dict]:
+def _props(rng: random.Random, kind: str, lead: LeadSpec) -> tuple[str, dict[str, object]]:
     """(channel, properties) of a generated activity of `kind` by `lead`."""
     b2c, interest = lead.account is None, lead.attributes.get("interest")
     category, segment = interest or rng.choice(list(_PRODUCTS)), "b2c" if b2c else "b2b"
@@ -380,10 +390,12 @@ def _day(rng: random.Random, now: datetime, days_ago: int) -> datetime:
     return when - timedelta(days=1) if when > now else when
 
 
-def _activities(rng: random.Random, lead: LeadSpec, now: datetime, targets: set) -> list:
+def _activities(
+    rng: random.Random, lead: LeadSpec, now: datetime, targets: set[str]
+) -> list[ActivitySpec]:
     out: list[ActivitySpec] = []
 
-    def add(when: datetime, kind: str, props: dict | None = None) -> None:
+    def add(when: datetime, kind: str, props: Mapping[str, object] | None = None) -> None:
         channel, generated = _props(rng, kind, lead)
         out.append((lead.external_id, kind, when, channel, props or generated))
 
@@ -392,7 +404,7 @@ def _activities(rng: random.Random, lead: LeadSpec, now: datetime, targets: set)
             add(_day(rng, now, days), kind, props)
         return out
     b2c = lead.account is None
-    column = 2 if lead.account in targets else 1
+    column: Literal[1, 2] = 2 if lead.account in targets else 1
     profile = rng.choices(list(_PROFILES), [p[column] for p in _PROFILES.values()])[0]
     quiet = profile in ("light", "casual") and rng.random() < 0.3  # nothing for 90+ days
     kind_weights = {kind: weights[b2c] for kind, weights in ACTIVITY_MIX.items()}
@@ -445,9 +457,11 @@ class DemoSummary:
         return sum(self.created.values())
 
 
-def _lookup(queryset, key: str, values: list) -> dict:  # type: ignore[no-untyped-def]
+def _lookup(
+    queryset: QuerySet[Model] | Manager[Model], key: str, values: list[str]
+) -> dict[str, int]:
     """{key: pk} for rows of `queryset` whose `key` is in `values`, in short IN lists."""
-    found: dict = {}
+    found: dict[str, int] = {}
     for i in range(0, len(values), BATCH):
         chunk = values[i : i + BATCH]
         found.update(queryset.filter(**{f"{key}__in": chunk}).values_list(key, "pk"))
@@ -508,13 +522,15 @@ def seed_demo(*, now: datetime, seed: int = 42) -> DemoSummary:
         known_emails = _lookup(with_email, "email_ci", [s.email for s in data.leads])
         todo = [s for s in data.leads if s.external_id not in known and s.email not in known_emails]
         new_leads = [
-            Lead(**s.lead_fields(), account_id=account_ids.get(s.account),
-                 owner_id=user_ids.get(s.owner))
+            Lead(**s.lead_fields(),
+                 account_id=None if s.account is None else account_ids.get(s.account),
+                 owner_id=None if s.owner is None else user_ids.get(s.owner))
             for s in todo
         ]  # fmt: skip
         Lead.objects.bulk_create(new_leads, batch_size=BATCH)
         # created_at is auto_now_add: backdate it to "first seen" (bulk_update skips pre_save).
         for lead, spec in zip(new_leads, todo, strict=True):
+            assert spec.created_at is not None  # build_demo_data dates every lead
             lead.created_at = spec.created_at
         Lead.objects.bulk_update([x for x in new_leads if x.pk], ["created_at"], batch_size=BATCH)
         lead_ids = _lookup(Lead.objects, "external_id", lead_ext)

@@ -6,13 +6,16 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import xlsxwriter
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from .models import LeadScore, ScoringModel
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 # Export column -> where it comes from; the order is the file's column order.
 _SCORE_SOURCES = {
@@ -65,7 +68,9 @@ def export_value(value: Any) -> Any:
     return spreadsheet_safe(value)
 
 
-def values_rows(queryset: QuerySet, chunk_size: int = CHUNK) -> Iterator[list[Any]]:
+def values_rows(
+    queryset: QuerySet[Model, tuple[Any, ...]], chunk_size: int = CHUNK
+) -> Iterator[list[Any]]:
     """The rows of a values_list() queryset, read from the database `chunk_size` at a time."""
     for row in queryset.iterator(chunk_size=chunk_size):
         yield [export_value(v) for v in row]
@@ -95,7 +100,7 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def write_csv(rows: Iterator[list[Any]], columns: list[str], out: IO[str]) -> int:
+def write_csv(rows: Iterator[list[Any]], columns: list[str], out: "SupportsWrite[str]") -> int:
     writer = csv.writer(out)
     writer.writerow(columns)
     count = 0

@@ -14,9 +14,10 @@ the query.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import psycopg
@@ -29,6 +30,9 @@ from .criteria.conditions import value_text
 from .engine import LEAD_SCHEMA, UTC_MICROSECONDS
 from .lookups import int_array
 from .models import Account, Activity, Lead
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 # SQLite takes at most 32,766 parameters per statement.
 _BATCH = 10_000
@@ -240,7 +244,7 @@ def leads_frame(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
 
 def _leads_orm(lead_ids: Sequence[int], paths: Sequence[str]) -> pl.DataFrame:
     names = [f"v{i}" for i in range(len(paths))]
-    columns: dict[str, list] = {"lead_id": [], "created_at": [], **{p: [] for p in paths}}
+    columns: dict[str, list[object]] = {"lead_id": [], "created_at": [], **{p: [] for p in paths}}
     for batch in _batches(lead_ids):
         query = (
             Lead.objects.filter(pk__any_of=batch)
@@ -261,7 +265,7 @@ def _activities_pg(
     lead_ids: Sequence[int],
     values: Sequence[str],
     key_params: Sequence[str],
-    schema: dict[str, pl.DataType],
+    schema: Mapping[str, PolarsDataType],
     kinds: Sequence[str],
     since: datetime | None,
     newest_by: datetime | None,
@@ -304,7 +308,7 @@ def _activities_pg(
     return _joined(parts, schema).with_columns(occurred_at=_instants("occurred_at"))
 
 
-def _joined(parts: list[pl.LazyFrame], schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+def _joined(parts: list[pl.LazyFrame], schema: Mapping[str, PolarsDataType]) -> pl.LazyFrame:
     """The parts one after the other (the frame of the schema when there are none)."""
     if not parts:
         return pl.LazyFrame(schema=schema)
@@ -345,9 +349,10 @@ def activities_frame(
     if postgres:
         frame = _activities_pg(lead_ids, values, key_params, schema, kinds, since, newest_by)
     else:
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         with connection.cursor() as cursor:
             for batch in _batches(lead_ids):
+                params: list[int | str | None]
                 where, params = f"lead_id IN ({', '.join(['%s'] * len(batch))})", list(batch)
                 if kinds:
                     where += f" AND kind IN ({', '.join(['%s'] * len(kinds))})"

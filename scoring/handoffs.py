@@ -4,13 +4,15 @@ Every action moves the lead's lifecycle stage along, is logged with user and tim
 announced with the `handoff_changed` signal after commit.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from .definition import ModelSpec
@@ -100,7 +102,8 @@ def _handoffs_open_rows(crossings: Sequence[MqlCrossing]) -> list[int]:
     owners = dict(
         Lead.objects.filter(pk__any_of=lead_ids, owner__isnull=False).values_list("pk", "owner_id")
     )
-    opening, rows = [], []
+    opening: list[MqlCrossing] = []
+    rows: list[tuple[object, ...]] = []
     for c in crossings:
         if (c.lead_id, c.scoring_model_id) in already_open:
             continue
@@ -116,9 +119,11 @@ def _handoffs_open_rows(crossings: Sequence[MqlCrossing]) -> list[int]:
         return []
     fields: tuple[str, ...] = ("lead_id", "scoring_model_id", "owner_id", "score_at_handoff",
                                "trigger", "sla_due_at", "created_at")  # fmt: skip
-    for _receiver, extra in handoffs_opening.send(
+    for _receiver, response in handoffs_opening.send(
         sender=Handoff, crossings=opening, now=timezone.now()
     ):
+        # The stubs type a receiver's response as str | None; this signal's are lists of dicts.
+        extra = cast("list[dict[str, object]] | None", response)
         if extra:
             names = tuple(extra[0])
             fields += names
@@ -209,7 +214,9 @@ def _handoffs_open_sql(crossings: Sequence[MqlCrossing]) -> list[int]:
         "updated_at": "%(o_now)s",
     }
     joins = []
-    for _receiver, extra in handoffs_opening_columns.send(sender=Handoff, now=now):
+    for _receiver, response in handoffs_opening_columns.send(sender=Handoff, now=now):
+        # The stubs type a receiver's response as str | None; this signal's are OpeningColumns.
+        extra = cast("OpeningColumns | None", response)
         if extra:
             joins.append(extra.joins)
             columns.update(extra.columns)
@@ -220,7 +227,11 @@ def _handoffs_open_sql(crossings: Sequence[MqlCrossing]) -> list[int]:
             name = f"o_default_{f.attname}"
             params[name] = f.get_db_prep_save(f.get_default(), connection)
             columns[f.attname] = f"%({name})s"
-    names = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in columns)
+    # The keys are attribute names of concrete fields: get_field() gives the field itself.
+    names = ", ".join(
+        connection.ops.quote_name(cast("Field[Any, Any]", meta.get_field(n)).column)
+        for n in columns
+    )
     activity, lead = Activity._meta.db_table, Lead._meta.db_table
     action = HandoffAction._meta.db_table
     sql = f"""
@@ -263,7 +274,9 @@ moved AS (
 SELECT id FROM opened ORDER BY id
 """  # noqa: S608 - fixed names; values are parameters
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # psycopg adapts each parameter (receivers' ones are plain objects to the type checker);
+        # the stubs list a fixed set of Python types.
+        cursor.execute(sql, cast("Mapping[str, Any]", params))
         return [pk for (pk,) in cursor.fetchall()]
 
 
@@ -295,7 +308,7 @@ _STAGE_AFTER = {
 def _act(
     handoff_id: int,
     action: HandoffAction.Kind,
-    user: AbstractBaseUser | None,
+    user: User | None,
     *,
     detail: str = "",
     reason: str | None = None,
@@ -336,14 +349,12 @@ def _act(
     return handoff
 
 
-def handoff_accept(*, handoff_id: int, user: AbstractBaseUser) -> Handoff:
+def handoff_accept(*, handoff_id: int, user: User) -> Handoff:
     """Sales accepts the lead (SAL) and owns it from now on when nobody did."""
     return _act(handoff_id, HandoffAction.Kind.ACCEPTED, user)
 
 
-def handoff_reject(
-    *, handoff_id: int, user: AbstractBaseUser, reason_code: str, note: str = ""
-) -> Handoff:
+def handoff_reject(*, handoff_id: int, user: User, reason_code: str, note: str = "") -> Handoff:
     """Sales sends the lead back to marketing with one of the configured reasons."""
     reason = RejectionReason.objects.filter(code=reason_code, active=True).first()
     if reason is None:
@@ -358,13 +369,13 @@ def handoff_reject(
     )
 
 
-def handoff_qualify(*, handoff_id: int, user: AbstractBaseUser, note: str = "") -> Handoff:
+def handoff_qualify(*, handoff_id: int, user: User, note: str = "") -> Handoff:
     """Sales confirms a real opportunity (SQL)."""
     return _act(handoff_id, HandoffAction.Kind.QUALIFIED, user, detail=note, note=note)
 
 
 def handoff_record_outcome(
-    *, handoff_id: int, user: AbstractBaseUser, won: bool, value: object = None, note: str = ""
+    *, handoff_id: int, user: User, won: bool, value: object = None, note: str = ""
 ) -> Handoff:
     """Close the handoff as won or lost (with the deal value), recorded as the lead's outcome."""
     amount = None
@@ -381,9 +392,7 @@ def handoff_record_outcome(
 
 
 @transaction.atomic
-def handoff_assign(
-    *, handoff_id: int, user: AbstractBaseUser | None, owner: AbstractBaseUser
-) -> Handoff:
+def handoff_assign(*, handoff_id: int, user: User | None, owner: User) -> Handoff:
     """Give the handoff to a sales user (claiming is assigning to oneself)."""
     handoff = Handoff.objects.select_for_update().get(pk=handoff_id)
     if handoff.status not in OPEN_HANDOFF_STATUSES:

@@ -311,6 +311,7 @@ def rescore_request(lead_ids: Iterable[int]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(ids), 1000):
             batch = ids[start : start + 1000]
+            params: list[list[int] | int | datetime]
             if connection.vendor == "postgresql":
                 source, params = "SELECT unnest(%s::bigint[]), %s", [batch, now]
             else:

@@ -12,14 +12,14 @@ from django.db.models import Field, ForeignObject, Lookup
 from django.db.models.lookups import In
 
 
-class AnyOf(Lookup):
+class AnyOf(Lookup[list[Any]]):
     lookup_name = "any_of"
 
     def get_prep_lookup(self) -> list[Any]:
         prep = self.lhs.output_field.get_prep_value
         return [prep(value) for value in self.rhs]
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any] | tuple[Any, ...]]:
         if connection.vendor != "postgresql":
             return In(self.lhs, self.rhs).as_sql(compiler, connection)
         lhs, params = self.process_lhs(compiler, connection)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scoring.criteria import TYPES
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
+    from django_stubs_ext import StrOrPromise, WithAnnotations
 
 
 class TimestampedModel(models.Model):
@@ -62,8 +67,14 @@ class LifecycleStage(models.TextChoices):
     RECYCLED = "recycled", _("Recycled (back to nurturing)")
 
 
-class LeadQuerySet(models.QuerySet):
-    def with_emails(self, emails: Iterable[str]) -> "LeadQuerySet":
+class _EmailCi(TypedDict):
+    email_ci: str
+
+
+class LeadQuerySet(models.QuerySet["Lead"]):
+    def with_emails(
+        self, emails: Iterable[str]
+    ) -> "models.QuerySet[WithAnnotations[Lead, _EmailCi]]":
         """The leads with one of these e-mail addresses, ignoring case, annotated `email_ci`.
 
         Along the unique index on lower(email), which covers only leads that have an address:
@@ -71,8 +82,10 @@ class LeadQuerySet(models.QuerySet):
         upper()), and every lookup reads every lead.
         """
         wanted = sorted({email.strip().lower() for email in emails if email and email.strip()})
-        return self.annotate(email_ci=Lower("email")).filter(
-            ~models.Q(email=""), email_ci__in=wanted
+        # The stubs type what Lower() gives as Any; it is the address, lower-cased.
+        return cast(
+            "models.QuerySet[WithAnnotations[Lead, _EmailCi]]",
+            self.annotate(email_ci=Lower("email")).filter(~models.Q(email=""), email_ci__in=wanted),
         )
 
 
@@ -278,7 +291,7 @@ class ScoringModel(TimestampedModel):
         return self.name
 
 
-def criterion_types() -> list[tuple[str, str]]:
+def criterion_types() -> "list[tuple[str, StrOrPromise]]":
     """The criterion types and their names (a callable, so a new type needs no migration)."""
     return [(key, _(kind.LABEL)) for key, kind in TYPES.items()]
 
@@ -342,7 +355,9 @@ class ScoringModelVersion(models.Model):
 # of a publish. Models and versions are removed only through the ORM, which deletes their rows
 # first (CASCADE) or refuses (PROTECT); nothing else looks these rows up by version, so that rare
 # check may scan rather than every write keep an index.
-def _model_of_many(related_name: str) -> models.ForeignKey:
+def _model_of_many(
+    related_name: str,
+) -> "models.ForeignKey[ScoringModel | Combinable, ScoringModel]":
     return models.ForeignKey(
         ScoringModel,
         on_delete=models.CASCADE,
@@ -352,7 +367,9 @@ def _model_of_many(related_name: str) -> models.ForeignKey:
     )
 
 
-def _version_of_many() -> models.ForeignKey:
+def _version_of_many() -> (
+    "models.ForeignKey[ScoringModelVersion | Combinable, ScoringModelVersion]"
+):
     return models.ForeignKey(
         ScoringModelVersion,
         on_delete=models.PROTECT,

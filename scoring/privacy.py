@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.admin.models import DELETION, LogEntry
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.db.models import Q, Value
@@ -56,7 +56,7 @@ ERASED_KINDS = (
 )  # fmt: skip
 
 
-def can_handle_personal_data(user: AbstractBaseUser) -> bool:
+def can_handle_personal_data(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.has_perm(PERMISSION))
 
 
@@ -287,7 +287,7 @@ class ErasureReport:
         return sum(self.counts.values())
 
 
-def _person_rows(lead: Lead) -> dict[str, models.QuerySet]:
+def _person_rows(lead: Lead) -> dict[str, models.QuerySet[models.Model]]:
     """What is about the person, by kind, besides the lead row and the admin's history."""
     return {
         "activities": Activity.objects.filter(lead=lead),
@@ -314,7 +314,7 @@ def person_data_counts(*, lead: Lead) -> dict[str, int]:
     return counts
 
 
-def _deleted(queryset: models.QuerySet) -> int:
+def _deleted(queryset: models.QuerySet[models.Model]) -> int:
     """Rows of the queryset's own model that its delete removed (not those it cascaded to)."""
     _, per_model = queryset.delete()
     return per_model.get(queryset.model._meta.label, 0)
@@ -352,7 +352,7 @@ def person_erase(*, lead: Lead, by: AbstractBaseUser, now: datetime | None = Non
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     lead_id = lead.pk
     rows = _person_rows(lead)
-    history = {
+    history: dict[type[models.Model], list[int]] = {
         model: list(rows[kind].values_list("pk", flat=True))
         for model, kind in (
             (Handoff, "handoffs"), (LeadScore, "scores"), (LeadOutcome, "outcomes"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 import psycopg
@@ -47,6 +47,9 @@ from .models import (
     UnscorableLead,
 )
 from .signals import scores_stored
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 CHUNK_SIZE = 1000
 logger = logging.getLogger(__name__)
@@ -125,7 +128,9 @@ def lead_facts(lead: Lead) -> LeadFacts:
     )
 
 
-def activity_fact(kind: str, occurred_at: datetime, channel: str, properties: dict) -> ActivityFact:
+def activity_fact(
+    kind: str, occurred_at: datetime, channel: str, properties: Mapping[str, Any]
+) -> ActivityFact:
     # `channel` is a column, but criteria filter on it like any other property.
     return ActivityFact(
         kind=kind, occurred_at=occurred_at, properties={**properties, "channel": channel}
@@ -156,7 +161,7 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
-SCORE_SCHEMA = {
+SCORE_SCHEMA: "dict[str, PolarsDataType]" = {
     "lead_id": pl.Int64, "scoring_model_id": pl.Int64, "version_id": pl.Int64,
     "total": pl.Int64, "fit": pl.Int64, "engagement": pl.Int64,  # in cents
     "band": pl.String, "grade": pl.String, "mql": pl.Boolean, "explanation": pl.String,
@@ -275,7 +280,9 @@ def _score_frame(model: PublishedModel, scores: Scores) -> pl.DataFrame:
             explanation=pl.col("explanation").fill_null("[]"),
             computed_at="at",
         )
-        .cast(SCORE_SCHEMA)
+        # polars types the keys as an (invariant) Mapping[str | selector | dtype, ...], which
+        # a dict keyed by str is at run time.
+        .cast(SCORE_SCHEMA)  # type: ignore[arg-type]
     )
 
 
@@ -664,7 +671,7 @@ def _verify_scores_compute(
         return lambda ids: compute_scores(lead_ids=ids, models=among, now=None).rows
 
     parts, failures = _unscorable_isolate(lead_ids, recompute(models))
-    unscorable = []
+    unscorable: list[tuple[int, PublishedModel, Exception]] = []
     for lead_id, _error in failures:
         for model in models:
             found, failed = _unscorable_isolate([lead_id], recompute([model]))

@@ -229,7 +229,8 @@ def _chunks_unheld(run_id: int, *, now: datetime) -> list[ChunkRange]:
         .order_by("first_lead_id")
         .values_list("first_lead_id", "last_lead_id", "leads")
     )
-    chunks = [ChunkRange(*row) for row in rows]
+    # `last is not None` again for the type checker: the query leaves out chunks without one.
+    chunks = [ChunkRange(first, last, leads) for first, last, leads in rows if last is not None]
     if not chunks:
         return []
     moved = RescoreRun.objects.filter(pk=run_id, status=RescoreRun.Status.RUNNING).update(

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import Max
 
@@ -92,7 +92,7 @@ def _write_draft(scoring_model: ScoringModel, spec: ModelSpec) -> None:
 def scoring_model_load(
     *,
     data: Mapping[str, Any],
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     publish: bool = True,
     note: str = "",
 ) -> tuple[ScoringModel, ScoringModelVersion | None]:
@@ -114,7 +114,7 @@ def scoring_model_load(
 
 @transaction.atomic
 def scoring_model_publish(
-    *, scoring_model: ScoringModel, user: AbstractBaseUser | None = None, note: str = ""
+    *, scoring_model: ScoringModel, user: User | AnonymousUser | None = None, note: str = ""
 ) -> ScoringModelVersion:
     """Freeze the draft into a new immutable version and rescore every lead after commit.
 

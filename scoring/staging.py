@@ -6,17 +6,21 @@ merge with ON CONFLICT and RETURNING.
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Model
 from django.utils import timezone
 
+_M = TypeVar("_M", bound=Model)
+
 # Below this many rows one INSERT ... VALUES is as quick as four statements around a COPY.
 COPY_FROM_ROWS = 200
 
 
-def copy_to_stage(cursor: Any, *, name: str, columns: str, rows: Iterable[tuple]) -> str:
+def copy_to_stage(
+    cursor: Any, *, name: str, columns: str, rows: Iterable[tuple[object, ...]]
+) -> str:
     """Copy `rows` into the temporary table `name` (created with `columns` when missing and
     emptied first); returns "SELECT * FROM name" for the merge statement."""
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS")
@@ -35,7 +39,7 @@ _AS_IS = (
 )  # fmt: skip
 
 
-def _prep(field: models.Field) -> Callable[[Any], Any] | None:
+def _prep(field: "models.Field[Any, Any]") -> Callable[[Any], Any] | None:
     if isinstance(field, models.JSONField):
         return lambda value: json.dumps(value, cls=field.encoder)
     if isinstance(field, _AS_IS):
@@ -45,7 +49,7 @@ def _prep(field: models.Field) -> Callable[[Any], Any] | None:
 
 
 def _copy_insert(
-    meta: Any, fields: Sequence[models.Field], rows: Iterable[Sequence[Any]]
+    meta: Any, fields: Sequence["models.Field[Any, Any]"], rows: Iterable[Sequence[Any]]
 ) -> list[int]:
     """COPY rows (values ready for the database, in the order of `fields`) into a staging table
     and insert them in that order with one statement; the new ids, in the order of the rows."""
@@ -75,14 +79,14 @@ def _prepared(preps: Sequence[Callable[[Any], Any] | None], values: Iterable[Any
     ]
 
 
-def bulk_insert(objs: Sequence[Model]) -> list[Model]:
+def bulk_insert(objs: Sequence[_M]) -> list[_M]:
     """`Model.objects.bulk_create(objs)` for many rows: on PostgreSQL through COPY into a staging
     table and one INSERT ... SELECT, which costs a fraction of building a VALUES list of that
     size. Sets each object's primary key; returns the objects."""
     if not objs:
         return []
     if connection.vendor != "postgresql" or len(objs) < COPY_FROM_ROWS:
-        return type(objs[0]).objects.bulk_create(objs)
+        return type(objs[0])._default_manager.bulk_create(objs)
     meta = objs[0]._meta
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
     preps = [_prep(field) for field in fields]
@@ -103,12 +107,14 @@ def insert_rows(
     if not rows:
         return []
     if connection.vendor != "postgresql" or len(rows) < COPY_FROM_ROWS:
-        created = model.objects.bulk_create(
+        created = model._default_manager.bulk_create(
             [model(**dict(zip(fields, row, strict=True))) for row in rows]
         )
         return [obj.pk for obj in created]
     meta = model._meta
-    given = [meta.get_field(name) for name in fields]
+    # Attribute names of concrete fields: get_field() gives the field, never a relation's
+    # reverse side.
+    given = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in fields]
     rest = [f for f in meta.concrete_fields if f is not meta.pk and f not in given]
     now = timezone.now()
     defaults = [

@@ -5,7 +5,7 @@ Queues: "default" for fresh activities (kept fast), "bulk" for the chunks of ful
 
 from datetime import datetime
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,15 +19,16 @@ from .runs import RUN_CHUNK_SIZE, ChunkRange, run_chunk, run_chunk_failed, run_s
 PENDING_BATCH = 500
 PENDING_ROUNDS = 20
 _TASK = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+# celery ships no type information: to mypy its decorators are untyped (hence the ignores).
 
 
-@shared_task(**_TASK)
+@shared_task(**_TASK)  # type: ignore[untyped-decorator]
 def rescore_leads(lead_ids: list[int], slugs: list[str] | None = None) -> int:
     """Rescore some leads; safe to run twice (it recomputes from the data, then upserts)."""
     return leads_rescore(lead_ids=lead_ids, slugs=slugs).scores_written
 
 
-@shared_task(**_TASK)
+@shared_task(**_TASK)  # type: ignore[untyped-decorator]
 def rescore_pending() -> int:
     """Rescore the leads waiting in PendingRescore, a batch per transaction.
 
@@ -53,7 +54,7 @@ def rescore_pending() -> int:
     return rescored
 
 
-@shared_task(**_TASK)
+@shared_task(**_TASK)  # type: ignore[untyped-decorator]
 def rescore_pending_sweep() -> None:
     """Safety net: start a flush when requests wait but their task was lost (e.g. a restart)."""
     if pending_waiting():
@@ -61,7 +62,7 @@ def rescore_pending_sweep() -> None:
         flush_schedule()
 
 
-@shared_task(**_TASK)
+@shared_task(**_TASK)  # type: ignore[untyped-decorator]
 def rescore_model(
     scoring_model_id: int,
     trigger: str = RescoreRun.Trigger.PUBLISH,
@@ -84,8 +85,8 @@ def _chunk_send(run_id: int, chunk: ChunkRange) -> None:
     )
 
 
-@shared_task(bind=True, max_retries=3, **_TASK)
-def rescore_run_chunk(self, run_id: int, first_id: int, last_id: int, leads: int) -> str:
+@shared_task(bind=True, max_retries=3, **_TASK)  # type: ignore[untyped-decorator]
+def rescore_run_chunk(self: Task, run_id: int, first_id: int, last_id: int, leads: int) -> str:
     chunk = ChunkRange(first_id, last_id, leads)
     try:
         return run_chunk(run_id=run_id, chunk=chunk)
@@ -97,7 +98,7 @@ def rescore_run_chunk(self, run_id: int, first_id: int, last_id: int, leads: int
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
 
 
-@shared_task(**_TASK)
+@shared_task(**_TASK)  # type: ignore[untyped-decorator]
 def rescore_runs_sweep(now: datetime | None = None) -> int:
     """Every minute: send again the chunks of stalled runs that no worker holds (a killed
     worker's), rather than wait for the broker's visibility timeout. `now` is for tests."""
@@ -107,7 +108,7 @@ def rescore_runs_sweep(now: datetime | None = None) -> int:
     return len(lost)
 
 
-@shared_task(**_TASK)
+@shared_task(**_TASK)  # type: ignore[untyped-decorator]
 def refresh_time_dependent_scores() -> list[int]:
     """Daily: rescore the models whose scores move with time alone (decay, windows, inactivity)."""
     started = []

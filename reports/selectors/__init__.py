@@ -78,7 +78,7 @@ def dashboard_get(*, filters: ReportFilters) -> Dashboard:
     if seconds <= 0:
         return dashboard_compute(filters=filters)
     key = _cache_key(filters)
-    cached = cache.get(key)
+    cached: Dashboard | None = cache.get(key)  # only dashboard_refresh sets this key
     if cached is not None:
         return cached
     lock = f"{key}:computing"

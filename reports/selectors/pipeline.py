@@ -7,6 +7,7 @@ portable ORDER BY/OFFSET form on SQLite.
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -80,7 +81,7 @@ def cohort_leads(*, filters: ReportFilters) -> QuerySet[Lead]:
     )
 
 
-def _stage_times_cte(filters: ReportFilters) -> tuple[str, list]:
+def _stage_times_cte(filters: ReportFilters) -> tuple[str, list[Any]]:
     """`WITH ... stages AS (...)`: per cohort lead, when it was created, first became MQL, was
     accepted, qualified and won (NULL when not).
 
@@ -91,7 +92,7 @@ def _stage_times_cte(filters: ReportFilters) -> tuple[str, list]:
         cohort_leads(filters=filters).order_by().values("id", "created_at").query.sql_with_params()
     )
     model_id = filters.scoring_model_id
-    params: list = [*cohort_params, ScoreEventKind.MQL_REACHED]
+    params: list[Any] = [*cohort_params, ScoreEventKind.MQL_REACHED]
     if model_id:
         params.append(model_id)
     kinds = [Kind.CREATED, Kind.ACCEPTED, Kind.QUALIFIED, Kind.WON]
@@ -155,7 +156,7 @@ _STAGE_SPAN = {
 
 
 def _portable_median(
-    cursor: CursorWrapper, with_sql: str, params: list, seconds: str
+    cursor: CursorWrapper, with_sql: str, params: list[Any], seconds: str
 ) -> float | None:
     """Median without percentile functions (SQLite): count, then read the middle value(s)."""
     durations = f"{with_sql} SELECT {seconds} AS d FROM stages WHERE {seconds} IS NOT NULL"  # noqa: S608
@@ -236,4 +237,6 @@ def sla_compliance(*, filters: ReportFilters, now: datetime | None = None) -> Sl
 
 def _sqlite_datetime(value: datetime) -> str:
     # How Django stores aware datetimes in SQLite: naive UTC text, comparable as strings.
-    return connection.ops.adapt_datetimefield_value(value)
+    adapted = connection.ops.adapt_datetimefield_value(value)
+    assert adapted is not None  # only None is adapted to None
+    return adapted

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import (
     Count,
@@ -92,7 +93,7 @@ def score_breakdown(*, filters: ReportFilters) -> tuple[list[Histogram], list[Ba
     )
     thresholds: dict[str, Decimal] = {}
     bin_counts: dict[str, dict[int, int]] = {}
-    bands: dict[tuple[str, str], list] = {}  # (model, band) -> [lowest, leads, converted]
+    bands: dict[tuple[str, str], list[Any]] = {}  # (model, band) -> [lowest, leads, converted]
     for row in rows:
         model = row["scoring_model__name"]
         thresholds[model] = row["scoring_model__mql_threshold"]

@@ -1,9 +1,11 @@
 """Counts per calendar week (Monday to Sunday in the project's time zone)."""
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -51,7 +53,9 @@ def week_date(value: date | datetime | str) -> date:
     return value
 
 
-def _weekly(filters: ReportFilters, rows: QuerySet, name_key: str, blank: str) -> WeeklySeries:
+def _weekly(
+    filters: ReportFilters, rows: Iterable[Mapping[str, Any]], name_key: str, blank: str
+) -> WeeklySeries:
     weeks = weeks_in(filters)
     position = {week: i for i, week in enumerate(weeks)}
     series: dict[str, list[int]] = {}

@@ -1,9 +1,10 @@
 """Query filters for the list endpoints."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
@@ -16,34 +17,46 @@ from scoring.models import (
     LifecycleStage,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+_QuerySetT = TypeVar("_QuerySetT", bound=QuerySet[Model])
+
 _BIGINT = 2**63 - 1
 # Scores are stored with 12 digits, 2 of them decimals.
 _SCORE_LIMIT = 10**10
 
 
-class IdFilter(filters.NumberFilter):
+# django_filters has no type information: its classes are Any to mypy, hence the
+# ignore[misc] (subclassing Any) on every class based on one.
+class IdFilter(filters.NumberFilter):  # type: ignore[misc]
     field_class = forms.IntegerField
 
 
-def _id(field_name: str, label: str) -> IdFilter:
+def _id(field_name: str, label: "StrOrPromise") -> IdFilter:
     return IdFilter(field_name=field_name, min_value=1, max_value=_BIGINT, label=label)
 
 
-def _score(label: str, lookup: str | None = None, **kwargs: object) -> filters.NumberFilter:
+def _score(
+    label: "StrOrPromise", lookup: str | None = None, **kwargs: object
+) -> filters.NumberFilter:
     bounds = {"min_value": -_SCORE_LIMIT, "max_value": _SCORE_LIMIT}
     if lookup:
         return filters.NumberFilter(field_name="total", lookup_expr=lookup, label=label, **bounds)
     return filters.NumberFilter(label=label, **bounds, **kwargs)
 
 
-class SinceFilter(filters.IsoDateTimeFilter):
+class SinceFilter(filters.IsoDateTimeFilter):  # type: ignore[misc]
     """A point in time; any UTC offset is accepted (PostgreSQL itself takes only ±15:59)."""
 
-    def filter(self, qs: QuerySet, value: datetime | None) -> QuerySet:
-        return super().filter(qs, value.astimezone(UTC) if value is not None else None)
+    def filter(self, qs: _QuerySetT, value: datetime | None) -> _QuerySetT:
+        filtered: _QuerySetT = super().filter(
+            qs, value.astimezone(UTC) if value is not None else None
+        )
+        return filtered
 
 
-class LeadFilter(filters.FilterSet):
+class LeadFilter(filters.FilterSet):  # type: ignore[misc]
     stage = filters.MultipleChoiceFilter(
         field_name="lifecycle_stage", choices=LifecycleStage.choices, label=_("Lifecycle stage")
     )
@@ -65,10 +78,10 @@ class LeadFilter(filters.FilterSet):
         model = Lead
         fields: list[str] = []
 
-    def _noop(self, queryset: QuerySet, name: str, value: object) -> QuerySet:
+    def _noop(self, queryset: QuerySet[Lead], name: str, value: object) -> QuerySet[Lead]:
         return queryset
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+    def filter_queryset(self, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
         queryset = super().filter_queryset(queryset)
         data = self.form.cleaned_data
         conditions = Q()
@@ -88,7 +101,7 @@ class LeadFilter(filters.FilterSet):
         return queryset
 
 
-class AccountFilter(filters.FilterSet):
+class AccountFilter(filters.FilterSet):  # type: ignore[misc]
     industry = filters.CharFilter(field_name="industry", lookup_expr="iexact")
     country = filters.CharFilter(field_name="country", lookup_expr="iexact")
     domain = filters.CharFilter(field_name="domain", lookup_expr="iexact")
@@ -100,7 +113,7 @@ class AccountFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class ScoreFilter(filters.FilterSet):
+class ScoreFilter(filters.FilterSet):  # type: ignore[misc]
     model = filters.CharFilter(field_name="scoring_model__slug")
     lead = _id("lead_id", _("Lead id"))
     band = filters.CharFilter(field_name="band")
@@ -114,7 +127,7 @@ class ScoreFilter(filters.FilterSet):
         fields: list[str] = []
 
 
-class HandoffFilter(filters.FilterSet):
+class HandoffFilter(filters.FilterSet):  # type: ignore[misc]
     status = filters.MultipleChoiceFilter(choices=HandoffStatus.choices)
     model = filters.CharFilter(field_name="scoring_model__slug")
     owner = _id("owner_id", _("Owner (user id)"))

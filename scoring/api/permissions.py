@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 def _action(view: "APIView", request: Request) -> str:
+    # Only an HttpRequest built by hand lacks a method; one being served always has it.
+    assert request.method is not None
     return getattr(view, "action", None) or request.method.lower()
 
 

@@ -8,6 +8,11 @@ from rest_framework import serializers
 
 from scoring.privacy import ERASED_KINDS
 
+from .serializers import PlainData
+
+# The stubs take a field named `source` for a redefinition of Field.source; it is none:
+# SerializerMetaclass moves declared fields off the class (hence ignore[assignment] below).
+
 
 def _text(**kwargs: object) -> serializers.CharField:
     return serializers.CharField(allow_blank=True, **kwargs)  # type: ignore[arg-type]
@@ -21,7 +26,7 @@ def _amount(**kwargs: object) -> serializers.CharField:
     return serializers.CharField(help_text="A decimal number as text.", **kwargs)  # type: ignore[arg-type]
 
 
-class ExportedLeadSerializer(serializers.Serializer):
+class ExportedLeadSerializer(serializers.Serializer[PlainData]):
     id = serializers.IntegerField()
     external_id = serializers.CharField(allow_null=True)
     email = _text()
@@ -32,7 +37,7 @@ class ExportedLeadSerializer(serializers.Serializer):
     phone = _text()
     country = _text()
     birthday = serializers.DateField(allow_null=True)
-    source = _text()
+    source = _text()  # type: ignore[assignment]
     lifecycle_stage = serializers.CharField()
     owner = serializers.CharField(allow_null=True, help_text="The owning user's name.")
     unsubscribed = serializers.BooleanField()
@@ -42,23 +47,23 @@ class ExportedLeadSerializer(serializers.Serializer):
     updated_at = _when()
 
 
-class ExportedAccountSerializer(serializers.Serializer):
+class ExportedAccountSerializer(serializers.Serializer[PlainData]):
     name = serializers.CharField()
     domain = _text()
 
 
-class ExportedActivitySerializer(serializers.Serializer):
+class ExportedActivitySerializer(serializers.Serializer[PlainData]):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     occurred_at = _when()
     channel = _text()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     external_id = serializers.CharField(allow_null=True)
     properties = serializers.DictField()
     received_at = _when()
 
 
-class ExportedScoreSerializer(serializers.Serializer):
+class ExportedScoreSerializer(serializers.Serializer[PlainData]):
     model = serializers.CharField()
     model_name = serializers.CharField()
     version = serializers.IntegerField()
@@ -72,7 +77,7 @@ class ExportedScoreSerializer(serializers.Serializer):
     computed_at = _when()
 
 
-class ExportedScoreEventSerializer(serializers.Serializer):
+class ExportedScoreEventSerializer(serializers.Serializer[PlainData]):
     id = serializers.IntegerField()
     model = serializers.CharField()
     version = serializers.IntegerField()
@@ -85,14 +90,14 @@ class ExportedScoreEventSerializer(serializers.Serializer):
     occurred_at = _when()
 
 
-class ExportedHandoffActionSerializer(serializers.Serializer):
+class ExportedHandoffActionSerializer(serializers.Serializer[PlainData]):
     kind = serializers.CharField()
     user = serializers.CharField(allow_null=True)
     at = _when()
     detail = _text()
 
 
-class ExportedHandoffSerializer(serializers.Serializer):
+class ExportedHandoffSerializer(serializers.Serializer[PlainData]):
     id = serializers.IntegerField()
     model = serializers.CharField()
     status = serializers.CharField()
@@ -109,21 +114,21 @@ class ExportedHandoffSerializer(serializers.Serializer):
     actions = ExportedHandoffActionSerializer(many=True)
 
 
-class ExportedOutcomeSerializer(serializers.Serializer):
+class ExportedOutcomeSerializer(serializers.Serializer[PlainData]):
     outcome = serializers.CharField()
     occurred_at = _when()
     value = _amount(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
 
 
-class ExportedPendingVisitSerializer(serializers.Serializer):
+class ExportedPendingVisitSerializer(serializers.Serializer[PlainData]):
     event_id = serializers.CharField()
     kind = serializers.CharField()
     occurred_at = _when()
     properties = serializers.DictField()
 
 
-class ExportedVisitorSerializer(serializers.Serializer):
+class ExportedVisitorSerializer(serializers.Serializer[PlainData]):
     site = serializers.CharField()
     visitor_id = serializers.CharField()
     first_seen_at = _when()
@@ -132,7 +137,7 @@ class ExportedVisitorSerializer(serializers.Serializer):
     pending_visits = ExportedPendingVisitSerializer(many=True)
 
 
-class ExportedDeliverySerializer(serializers.Serializer):
+class ExportedDeliverySerializer(serializers.Serializer[PlainData]):
     id = serializers.IntegerField()
     endpoint = serializers.CharField()
     event = serializers.CharField()
@@ -147,14 +152,14 @@ class ExportedDeliverySerializer(serializers.Serializer):
     payload = serializers.JSONField()
 
 
-class ExportedUnscorableSerializer(serializers.Serializer):
+class ExportedUnscorableSerializer(serializers.Serializer[PlainData]):
     reason = serializers.CharField()
     first_seen = _when()
     last_seen = _when()
     times_seen = serializers.IntegerField()
 
 
-class PersonalDataSerializer(serializers.Serializer):
+class PersonalDataSerializer(serializers.Serializer[PlainData]):
     """Everything stored about a lead's person; lists oldest first."""
 
     format = serializers.CharField()
@@ -173,7 +178,7 @@ class PersonalDataSerializer(serializers.Serializer):
 
 ErasureCountsSerializer = type(
     "ErasureCountsSerializer",
-    (serializers.Serializer,),
+    (serializers.Serializer[PlainData],),
     {
         "__doc__": "How many rows of each kind were deleted (or, for the admin's history, "
         "lost their description).",
@@ -182,7 +187,7 @@ ErasureCountsSerializer = type(
 )
 
 
-class ErasureSerializer(serializers.Serializer):
+class ErasureSerializer(serializers.Serializer[PlainData]):
     lead_id = serializers.IntegerField()
     erased_at = _when()
     by = serializers.CharField(help_text="The user who erased the person.")

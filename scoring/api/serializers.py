@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -20,13 +21,22 @@ from scoring.models import (
     ScoringModelVersion,
 )
 
+# What a serializer of plain data (not of a model) is given to show, if anything: a mapping.
+PlainData: TypeAlias = Mapping[str, Any]
 
-class CheckedInput:
+if TYPE_CHECKING:
+    # To mypy the mixin is the serializer it is mixed into; at run time it stays a plain mixin.
+    _CheckedBase = serializers.Serializer[Any]
+else:
+    _CheckedBase = object
+
+
+class CheckedInput(_CheckedBase):
     """Serializer mixin: refuses, field by field, what every way in refuses (leadscoring.inputs):
     a NUL or lone surrogate in any text or JSON value before any field looks at it (a query
     with one fails), an implausible timestamp once parsed."""
 
-    def to_internal_value(self, data: object) -> dict:
+    def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, Mapping):
             problems = {
                 name: [problem.removeprefix(f"{name}: ")]
@@ -35,9 +45,10 @@ class CheckedInput:
             }
             if problems:
                 raise serializers.ValidationError(problems)
-        return super().to_internal_value(data)  # type: ignore[misc]
+        internal: dict[str, Any] = super().to_internal_value(data)
+        return internal
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         now = timezone.now()
         problems = {
             name: [problem]
@@ -46,17 +57,18 @@ class CheckedInput:
         }
         if problems:
             raise serializers.ValidationError(problems)
-        return super().validate(attrs)  # type: ignore[misc]
+        validated: dict[str, Any] = super().validate(attrs)
+        return validated
 
 
-class ExplanationItemSerializer(serializers.Serializer):
+class ExplanationItemSerializer(serializers.Serializer[PlainData]):
     criterion = serializers.CharField()
     type = serializers.CharField()
     points = serializers.FloatField()
     evidence_count = serializers.IntegerField()
 
 
-class LeadScoreSerializer(serializers.ModelSerializer):
+class LeadScoreSerializer(serializers.ModelSerializer[LeadScore]):
     lead = serializers.IntegerField(source="lead_id", read_only=True)
     model = serializers.SlugField(source="scoring_model.slug", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
@@ -71,7 +83,7 @@ class LeadScoreSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AccountSerializer(CheckedInput, serializers.ModelSerializer):
+class AccountSerializer(CheckedInput, serializers.ModelSerializer[Account]):
     class Meta:
         model = Account
         fields = [
@@ -82,7 +94,7 @@ class AccountSerializer(CheckedInput, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class LeadSerializer(CheckedInput, serializers.ModelSerializer):
+class LeadSerializer(CheckedInput, serializers.ModelSerializer[Lead]):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), allow_null=True, required=False
     )
@@ -123,26 +135,26 @@ class LeadSerializer(CheckedInput, serializers.ModelSerializer):
         return value
 
 
-class AccountMatchSerializer(CheckedInput, serializers.Serializer):
+class AccountMatchSerializer(CheckedInput, serializers.Serializer[PlainData]):
     """The key an account upsert matches on."""
 
     external_id = serializers.CharField(max_length=255)
 
 
-class LeadMatchSerializer(CheckedInput, serializers.Serializer):
+class LeadMatchSerializer(CheckedInput, serializers.Serializer[PlainData]):
     """The keys a lead upsert matches on: `external_id`, else `email`."""
 
     external_id = serializers.CharField(max_length=255, required=False)
     email = serializers.EmailField(required=False)
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if not attrs.get("external_id") and not attrs.get("email"):
             raise serializers.ValidationError(_("Give external_id or email to match the lead."))
         return attrs
 
 
-class ActivityItemSerializer(serializers.Serializer):
+class ActivityItemSerializer(serializers.Serializer[PlainData]):
     """One activity; exactly one of lead_id, email or lead_external_id names its lead."""
 
     lead_id = serializers.IntegerField(required=False)
@@ -161,14 +173,16 @@ class ActivityItemSerializer(serializers.Serializer):
     )
 
 
-class ActivityBatchSerializer(serializers.Serializer):
+class ActivityBatchSerializer(serializers.Serializer[PlainData]):
     activities = serializers.ListField(
         child=serializers.JSONField(), min_length=1, max_length=MAX_BATCH
     )
     create_leads = serializers.BooleanField(
         default=False, help_text=_("Create a lead for an unknown e-mail instead of rejecting.")
     )
-    source = serializers.SlugField(
+    # The stubs take a field named `source` for a redefinition of Field.source; it is none:
+    # SerializerMetaclass moves declared fields off the class.
+    source = serializers.SlugField(  # type: ignore[assignment]
         max_length=64,
         required=False,
         help_text=_("Where the activities come from (default: api, or the token's source)."),
@@ -179,19 +193,19 @@ class ActivityBatchDocSerializer(ActivityBatchSerializer):
     activities = ActivityItemSerializer(many=True)  # type: ignore[assignment]
 
 
-class RejectedItemSerializer(serializers.Serializer):
+class RejectedItemSerializer(serializers.Serializer[PlainData]):
     index = serializers.IntegerField()
     reason = serializers.CharField()
 
 
-class IngestResultSerializer(serializers.Serializer):
+class IngestResultSerializer(serializers.Serializer[PlainData]):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = RejectedItemSerializer(many=True)
     leads_created = serializers.IntegerField()
 
 
-class IngestRefusedSerializer(serializers.Serializer):
+class IngestRefusedSerializer(serializers.Serializer[PlainData]):
     """A refused single activity: `rejected` says why, or `detail` when the body is unreadable."""
 
     detail = serializers.CharField(required=False)
@@ -201,7 +215,7 @@ class IngestRefusedSerializer(serializers.Serializer):
     leads_created = serializers.IntegerField(required=False)
 
 
-class VersionSerializer(serializers.ModelSerializer):
+class VersionSerializer(serializers.ModelSerializer[ScoringModelVersion]):
     published_by = serializers.CharField(
         source="published_by.get_username", default=None, read_only=True, allow_null=True
     )
@@ -212,7 +226,7 @@ class VersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ScoringModelSerializer(serializers.ModelSerializer):
+class ScoringModelSerializer(serializers.ModelSerializer[ScoringModel]):
     published_version = VersionSerializer(read_only=True)
 
     class Meta:
@@ -233,31 +247,32 @@ class ScoringModelDetailSerializer(ScoringModelSerializer):
         fields = [*ScoringModelSerializer.Meta.fields, "draft"]
         read_only_fields = fields
 
-    def get_draft(self, obj: ScoringModel) -> dict:
-        return self.context["draft"]
+    def get_draft(self, obj: ScoringModel) -> dict[str, Any]:
+        draft: dict[str, Any] = self.context["draft"]
+        return draft
 
 
-class DefinitionSerializer(serializers.Serializer):
+class DefinitionSerializer(serializers.Serializer[PlainData]):
     """A whole model in the rules-as-code format; validated by scoring.definition."""
 
     definition = serializers.DictField(help_text=_("slug, name, mql_threshold, bands, criteria…"))
 
 
-class PublishSerializer(CheckedInput, serializers.Serializer):
+class PublishSerializer(CheckedInput, serializers.Serializer[PlainData]):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(serializers.Serializer[PlainData]):
     path = serializers.CharField()
     message = serializers.CharField()
 
 
-class ProblemsSerializer(serializers.Serializer):
+class ProblemsSerializer(serializers.Serializer[PlainData]):
     detail = serializers.CharField()
     problems = ProblemSerializer(many=True, required=False)
 
 
-class HandoffActionSerializer(serializers.ModelSerializer):
+class HandoffActionSerializer(serializers.ModelSerializer[HandoffAction]):
     user = serializers.CharField(
         source="user.get_username", default=None, read_only=True, allow_null=True
     )
@@ -268,7 +283,7 @@ class HandoffActionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class HandoffSerializer(serializers.ModelSerializer):
+class HandoffSerializer(serializers.ModelSerializer[Handoff]):
     model = serializers.SlugField(source="scoring_model.slug", read_only=True)
     lead_email = serializers.CharField(source="lead.email", read_only=True)
     actions = HandoffActionSerializer(many=True, read_only=True)
@@ -283,7 +298,7 @@ class HandoffSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoteSerializer(CheckedInput, serializers.Serializer):
+class NoteSerializer(CheckedInput, serializers.Serializer[PlainData]):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
@@ -298,13 +313,13 @@ class OutcomeSerializer(NoteSerializer):
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[PlainData]):
     detail = serializers.CharField()
 
 
 # A token only sends data; echoing the record (e-mail, names, scores) would let whoever holds
 # one read a person's data by upserting a known e-mail address.
-class IngestedRecordSerializer(serializers.Serializer):
+class IngestedRecordSerializer(serializers.Serializer[PlainData]):
     """What an ingestion token gets back for a record it wrote: ids and status, no personal data."""
 
     id = serializers.IntegerField()

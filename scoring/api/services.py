@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 
 from scoring.ingest import rescore_request
 from scoring.models import Account, Lead
@@ -36,13 +35,16 @@ def account_save(*, account: Account | None, data: Mapping[str, Any]) -> Account
 
 def lead_for_upsert(*, external_id: str | None, email: str | None) -> Lead | None:
     """The lead an upsert changes: by external id first, else by e-mail; locked until commit."""
-    leads: QuerySet[Lead] = Lead.objects.select_for_update()
+    # The results are annotated: LeadQuerySet (scoring.models) does not name its model, so its
+    # methods answer untyped rows.
+    leads = Lead.objects.select_for_update()
     if external_id:
-        found = leads.filter(external_id=external_id).first()
+        found: Lead | None = leads.filter(external_id=external_id).first()
         if found is not None:
             return found
     if email:
-        return leads.with_emails([email]).first()
+        by_email: Lead | None = leads.with_emails([email]).first()
+        return by_email
     return None
 
 

@@ -17,7 +17,9 @@ class ApiRateThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str:
         # Read on use, not at import, so that the rate follows settings (and tests) at run time.
-        return settings.API_THROTTLE_RATE
+        # Annotated: the setting comes from django-environ, which has no type information.
+        rate: str = settings.API_THROTTLE_RATE
+        return rate
 
     def __init__(self) -> None:
         self.rate = self.get_rate()

@@ -55,3 +55,20 @@ def test_wrong_password_is_refused_with_a_message(demo, page, screenshot):
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("did not match")).to_be_visible()
     screenshot("login-refused")
+
+
+@pytest.mark.parametrize(
+    ("language", "sign_in", "overview"),
+    [("Deutsch", "Anmelden", "Übersicht"), ("Nederlands", "Inloggen", "Overzicht")],
+)
+def test_the_language_is_picked_on_the_sign_in_page_and_stays(
+    demo, page, screenshot, language, sign_in, overview
+):
+    page.goto("/login/")
+    page.get_by_label("Language").select_option(label=language)
+    expect(page.get_by_role("heading", name=sign_in)).to_be_visible()
+    screenshot(f"sign-in-{language.lower()}")
+    page.locator("#id_username").fill("sales")
+    page.locator("#id_password").fill("demo-sales")
+    page.get_by_role("button", name=sign_in).click()
+    expect(page.get_by_role("heading", name=overview)).to_be_visible()

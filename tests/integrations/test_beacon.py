@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from integrations.models import PendingVisit, Visitor
-from integrations.tracking import MAX_BODY_BYTES
+from integrations.tracking import MAX_BODY_BYTES, BeaconError, PayloadTooLarge, beacon_parse
 from scoring.models import Activity, Lead, LeadScore, PendingRescore
 from scoring.rescoring import leads_rescore
 from tests.factories import LeadFactory
@@ -150,6 +150,15 @@ def test_a_beacon_whose_every_event_is_bad_lists_them_all(client, site):
 def test_oversized_payloads_are_refused(client, site):
     body = {"visitor_id": VISITOR, "events": _views("/" + "x" * MAX_BODY_BYTES)}
     assert _post(client, site, body).status_code == 413
+
+
+def test_an_oversized_body_is_told_apart_from_a_malformed_one():
+    # The view answers 413 for the first, 400 for the second, by the error's type.
+    with pytest.raises(PayloadTooLarge):
+        beacon_parse(b" " * (MAX_BODY_BYTES + 1))
+    with pytest.raises(BeaconError) as malformed:
+        beacon_parse(b"{")
+    assert not isinstance(malformed.value, PayloadTooLarge)
 
 
 @override_settings(TRACKING_THROTTLE_RATE="3/min")

@@ -70,10 +70,16 @@ def make_handoff(model):  # type: ignore[no-untyped-def]
     ) -> Handoff:
         account = None if consumer else AccountFactory(employee_count=employees, industry=industry)
         lead = LeadFactory(account=account, source=source, country=country)
-        if intent == "decision":
+        if intent in ("decision", "decision tracked", "tracked elsewhere"):
+            url = {
+                "decision": "/pricing/enterprise",
+                # As the website snippet stores them: full URLs.
+                "decision tracked": "https://www.firma.de/pricing?plan=team",
+                "tracked elsewhere": "https://www.firma.de/blog/pricing-tips",
+            }[intent]
             ActivityFactory(
                 lead=lead, kind="page_view", occurred_at=now - timedelta(days=2),
-                properties={"url": "/pricing/enterprise"},
+                properties={"url": url},
             )  # fmt: skip
         elif intent == "consideration":
             ActivityFactory(lead=lead, kind="webinar_attended", occurred_at=now - timedelta(days=3))

@@ -57,6 +57,8 @@ def test_a_lead_without_company_is_a_consumer(make_handoff):
     "intent, stage",
     [
         ("decision", "decision"),
+        ("decision tracked", "decision"),
+        ("tracked elsewhere", "awareness"),
         ("consideration", "consideration"),
         (None, "awareness"),
         ("stale", "awareness"),

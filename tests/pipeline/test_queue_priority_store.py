@@ -107,11 +107,18 @@ _PRIORITY = ("score_band", "size_band", "buyer_stage", "score_points", "priority
 
 
 @pytest.mark.parametrize(
-    ("employees", "signal"),
-    [(150, "demo_request"), (600, "webinar_attended"), (None, "page_view"), (10, None)],
+    ("employees", "signal", "pricing"),
+    [
+        (150, "demo_request", "/pricing"),
+        (600, "webinar_attended", "/pricing"),
+        (None, "page_view", "/pricing"),
+        (10, None, "/pricing"),
+        (10, None, "https://www.firma.de/pricing?plan=team"),
+        (10, None, "https://www.firma.de/blog/pricing-tips"),
+    ],
 )
 def test_a_handoff_opened_by_a_rescore_carries_the_priority_a_refresh_would_store(
-    model, django_capture_on_commit_callbacks, employees, signal
+    model, django_capture_on_commit_callbacks, employees, signal, pricing
 ):
     from pipeline.services import handoffs_reprioritize
     from tests.factories import AccountFactory, LeadFactory
@@ -123,7 +130,7 @@ def test_a_handoff_opened_by_a_rescore_carries_the_priority_a_refresh_would_stor
     # pricing 10, busy week 15, the webinar's decayed 36.7.
     for day in range(30):
         ActivityFactory(lead=lead, kind="page_view", occurred_at=now - timedelta(hours=day * 5),
-                        properties={"url": "/pricing"})  # fmt: skip
+                        properties={"url": pricing})  # fmt: skip
     ActivityFactory(lead=lead, kind="webinar_attended", occurred_at=now - timedelta(days=40))
     if signal:
         ActivityFactory(lead=lead, kind=signal, occurred_at=now - timedelta(days=2))

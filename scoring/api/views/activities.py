@@ -1,5 +1,7 @@
 """Activities in: one at a time or up to 1,000 per request, through scoring.ingest."""
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -22,13 +24,15 @@ from .base import ApiView
 
 class ActivitySingleSerializer(ActivityItemSerializer):
     create_leads = serializers.BooleanField(default=False, required=False)
-    source = serializers.SlugField(max_length=64, required=False)
+    # The stubs take a field named `source` for a redefinition of Field.source; it is none:
+    # SerializerMetaclass moves declared fields off the class.
+    source = serializers.SlugField(max_length=64, required=False)  # type: ignore[assignment]
 
 
 _OPTIONS = ("create_leads", "source")
 
 
-def _result(result: IngestResult) -> dict:
+def _result(result: IngestResult) -> dict[str, Any]:
     return IngestResultSerializer(
         {
             "created": result.created,

@@ -1,5 +1,8 @@
 """Handoffs to sales: list, and the sales actions accept, reject, qualify, record outcome."""
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -28,20 +31,24 @@ from ..serializers import (
     ProblemsSerializer,
     RejectSerializer,
 )
-from .base import ApiView, body_problems, problems_response
+from .base import ApiView, acting_user, body_problems, problems_response
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _CONFLICT = OpenApiResponse(ErrorSerializer, description="Not allowed in the current status.")
 _PROBLEMS = OpenApiResponse(ProblemsSerializer, description="The request has problems.")
 
 
-def _act_schema(body: type | None) -> object:
-    return extend_schema(
+def _act_schema(body: type | None) -> Callable[[_F], _F]:
+    # Annotated: drf_spectacular has no type information.
+    decorator: Callable[[_F], _F] = extend_schema(
         request=body, responses={200: HandoffSerializer, 400: _PROBLEMS, 409: _CONFLICT}
     )
+    return decorator
 
 
 class HandoffViewSet(
-    ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Handoff]
 ):
     serializer_class = HandoffSerializer
     filterset_class = HandoffFilter
@@ -59,7 +66,7 @@ class HandoffViewSet(
             "actions__user"
         )
 
-    def _run(self, do) -> Response:  # type: ignore[no-untyped-def]
+    def _run(self, do: Callable[[int], Handoff]) -> Response:
         handoff = self.get_object()
         try:
             do(handoff.pk)
@@ -70,7 +77,7 @@ class HandoffViewSet(
     @_act_schema(None)
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
-        return self._run(lambda hid: handoff_accept(handoff_id=hid, user=request.user))
+        return self._run(lambda hid: handoff_accept(handoff_id=hid, user=acting_user(request)))
 
     @_act_schema(RejectSerializer)
     @action(detail=True, methods=["post"])
@@ -84,7 +91,7 @@ class HandoffViewSet(
             return problems_response(message, [{"path": "reason", "message": message}])
         return self._run(
             lambda hid: handoff_reject(
-                handoff_id=hid, user=request.user, reason_code=code,
+                handoff_id=hid, user=acting_user(request), reason_code=code,
                 note=body.validated_data["note"],
             )
         )  # fmt: skip
@@ -97,7 +104,7 @@ class HandoffViewSet(
             return body_problems(body)
         return self._run(
             lambda hid: handoff_qualify(
-                handoff_id=hid, user=request.user, note=body.validated_data["note"]
+                handoff_id=hid, user=acting_user(request), note=body.validated_data["note"]
             )
         )
 
@@ -110,7 +117,7 @@ class HandoffViewSet(
         data = body.validated_data
         return self._run(
             lambda hid: handoff_record_outcome(
-                handoff_id=hid, user=request.user, won=data["won"], value=data.get("value"),
+                handoff_id=hid, user=acting_user(request), won=data["won"], value=data.get("value"),
                 note=data["note"],
             )
         )  # fmt: skip

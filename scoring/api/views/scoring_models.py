@@ -29,7 +29,7 @@ from ..serializers import (
     ScoringModelSerializer,
     VersionSerializer,
 )
-from .base import ApiView, body_problems
+from .base import ApiView, acting_user, body_problems
 
 _PROBLEMS = OpenApiResponse(ProblemsSerializer, description="The definition has problems.")
 
@@ -45,7 +45,10 @@ def _problems(error: DefinitionError) -> Response:
 
 
 class ScoringModelViewSet(
-    ApiView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ApiView,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[ScoringModel],
 ):
     lookup_field = "slug"
     action_permissions = {
@@ -61,7 +64,7 @@ class ScoringModelViewSet(
             "published_version", "published_version__published_by"
         ).order_by("name", "slug")
 
-    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+    def get_serializer_class(self) -> type[ScoringModelSerializer]:
         return ScoringModelDetailSerializer if self.action != "list" else ScoringModelSerializer
 
     def _detail(self, scoring_model: ScoringModel, code: int = status.HTTP_200_OK) -> Response:
@@ -89,7 +92,7 @@ class ScoringModelViewSet(
             )
         try:
             scoring_model, _version = scoring_model_load(
-                data=request.data, user=request.user, publish=False
+                data=request.data, user=acting_user(request), publish=False
             )
         except DefinitionError as error:
             return _problems(error)
@@ -109,7 +112,7 @@ class ScoringModelViewSet(
         data = {**request.data, "slug": scoring_model.slug}
         try:
             scoring_model, _version = scoring_model_load(
-                data=data, user=request.user, publish=False
+                data=data, user=acting_user(request), publish=False
             )
         except DefinitionError as error:
             return _problems(error)
@@ -129,7 +132,7 @@ class ScoringModelViewSet(
         try:
             version = scoring_model_publish(
                 scoring_model=scoring_model,
-                user=request.user,
+                user=acting_user(request),
                 note=body.validated_data.get("note", ""),
             )
         except DefinitionError as error:
@@ -137,7 +140,7 @@ class ScoringModelViewSet(
         return Response(VersionSerializer(version).data)
 
 
-class ScoreViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet):
+class ScoreViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet[LeadScore]):
     """Every lead's current score per model, with its explanation."""
 
     serializer_class = LeadScoreSerializer

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scoring.definition import DefinitionError, dumps_model, parse_model
@@ -19,7 +21,12 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: object, slug: str, format: str, version_number: int | None, **options: object
+        self,
+        *args: object,
+        slug: str,
+        format: Literal["yaml", "json"],  # argparse's choices
+        version_number: int | None,
+        **options: object,
     ) -> None:
         scoring_model = ScoringModel.objects.filter(slug=slug).first()
         if scoring_model is None:

@@ -56,4 +56,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"  scoring model {data['slug']}: kept as it is")
                 continue
             _, version = scoring_model_load(data=data, note="Demo model from the scoring articles")
+            assert version is not None  # published: scoring_model_load publishes by default
             self.stdout.write(f"  scoring model {data['slug']}: published version {version.number}")
