@@ -1,10 +1,11 @@
-"""Outbound webhooks follow the domain's after-commit signals."""
+"""Outbound webhooks follow scoring's and the pipeline's after-commit signals."""
 
 from typing import Any
 
 from django.dispatch import receiver
 
-from scoring.signals import handoff_changed, score_events_recorded
+from pipeline.signals import handoff_changed
+from scoring.signals import score_events_recorded
 
 from . import webhooks
 

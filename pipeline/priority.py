@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection
@@ -48,7 +49,6 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from scoring.handoffs import MqlCrossing, OpeningColumns
 from scoring.models import (
     OPEN_HANDOFF_STATUSES,
     Account,
@@ -59,6 +59,9 @@ from scoring.models import (
     LeadScore,
     ScoringModel,
 )
+
+if TYPE_CHECKING:
+    from .handoffs import MqlCrossing
 
 INTENT_DAYS = 30
 INTENT_KINDS = ("demo_request", "trial_signup", "cart_add", "store_locator")
@@ -264,7 +267,7 @@ def priority_facts(handoffs: QuerySet[Handoff], *, now: datetime) -> Iterator[Pr
         )
 
 
-def opening_facts(crossings: Sequence[MqlCrossing], *, now: datetime) -> list[PriorityFacts]:
+def opening_facts(crossings: "Sequence[MqlCrossing]", *, now: datetime) -> list[PriorityFacts]:
     """The facts of handoffs about to be opened for these crossings (their scores stored in
     the same transaction): what `priority_facts` will read once they exist, in one query."""
     thresholds = mql_thresholds()
@@ -294,9 +297,42 @@ def opening_facts(crossings: Sequence[MqlCrossing], *, now: datetime) -> list[Pr
     return facts
 
 
+PRIORITY_FIELDS = (
+    "score_band", "size_band", "buyer_stage", "score_points", "priority_base", "priority_until",
+)  # fmt: skip
+
+
+def stored_priority(facts: PriorityFacts) -> tuple[str, str, str, float, float, datetime | None]:
+    """The values of PRIORITY_FIELDS for a handoff with these facts."""
+    part = priority_parts(facts)
+    return (facts.band, part.size_band, part.buyer_stage, part.score_points, part.base, part.until)
+
+
+def opening_priorities(
+    crossings: "Sequence[MqlCrossing]", *, now: datetime
+) -> list[dict[str, object]]:
+    """The stored priority fields of the handoffs about to be opened for these crossings, so a
+    publish that hands thousands of leads to sales writes each handoff once."""
+    return [
+        dict(zip(PRIORITY_FIELDS, stored_priority(facts), strict=True))
+        for facts in opening_facts(crossings, now=now)
+    ]
+
+
+@dataclass(frozen=True)
+class OpeningColumns:
+    """The stored priority fields for the statement that opens handoffs on PostgreSQL:
+    `joins` follow `FROM opening f`, whose columns are lead_id, scoring_model_id, total, band,
+    at and account_id; `columns` hold an SQL expression per field; `params` their named
+    parameters."""
+
+    joins: str
+    columns: dict[str, str]
+    params: dict[str, object]
+
+
 def opening_columns(*, now: datetime) -> OpeningColumns:
-    """`opening_facts` and `priority_parts` as SQL over the rows of handoffs being opened (see
-    scoring.handoffs.OpeningColumns): the stored priority fields of each new handoff."""
+    """`opening_priorities` as SQL over the rows of handoffs being opened."""
     params: dict[str, object] = {}
 
     def add(value: object) -> str:

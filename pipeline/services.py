@@ -13,25 +13,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scoring.handoffs import (
-    HandoffError,
-    MqlCrossing,
-    OpeningColumns,
-    handoff_assign,
-    handoffs_announce,
-)
 from scoring.models import OPEN_HANDOFF_STATUSES, Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES
 from scoring.staging import bulk_insert, copy_to_stage
 
+from .handoffs import HandoffError, handoff_assign, handoffs_announce
 from .models import AssignmentRule, RoundRobinTurn, SavedQueueFilter
-from .priority import (
-    PriorityFacts,
-    opening_columns,
-    opening_facts,
-    priority_facts,
-    priority_parts,
-)
+from .priority import PRIORITY_FIELDS, priority_facts, stored_priority
 
 logger = logging.getLogger(__name__)
 
@@ -162,19 +150,10 @@ def _owners_set(owners: Mapping[int, User]) -> None:
     handoffs_announce(list(owners), HandoffAction.Kind.ASSIGNED)
 
 
-_PRIORITY_FIELDS = (
-    "score_band", "size_band", "buyer_stage", "score_points", "priority_base", "priority_until",
-)  # fmt: skip
 _PRIORITY_STAGE = (
     "id bigint, score_band text, size_band text, buyer_stage text, score_points float8, "
     "priority_base float8, priority_until timestamptz"
 )
-
-
-def _stored_priority(facts: PriorityFacts) -> tuple[str, str, str, float, float, datetime | None]:
-    """The values of _PRIORITY_FIELDS for a handoff with these facts."""
-    part = priority_parts(facts)
-    return (facts.band, part.size_band, part.buyer_stage, part.score_points, part.base, part.until)
 
 
 def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None = None) -> int:
@@ -192,7 +171,7 @@ def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None =
         if not ids:
             return 0
         rows = [
-            (facts.handoff_id, *_stored_priority(facts))
+            (facts.handoff_id, *stored_priority(facts))
             for facts in priority_facts(Handoff.objects.filter(pk__any_of=ids), now=now)
         ]
         if connection.vendor == "postgresql":
@@ -200,7 +179,7 @@ def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None =
                 staged = copy_to_stage(
                     cursor, name="handoff_priority_incoming", columns=_PRIORITY_STAGE, rows=rows
                 )
-                assignments = ", ".join(f"{name} = s.{name}" for name in _PRIORITY_FIELDS)
+                assignments = ", ".join(f"{name} = s.{name}" for name in PRIORITY_FIELDS)
                 cursor.execute(
                     f"UPDATE {table} h SET {assignments} "  # noqa: S608 - fixed names
                     f"FROM ({staged}) s WHERE h.id = s.id"
@@ -208,10 +187,10 @@ def handoffs_reprioritize(handoffs: QuerySet[Handoff], *, now: datetime | None =
         else:
             Handoff.objects.bulk_update(
                 [
-                    Handoff(pk=pk, **dict(zip(_PRIORITY_FIELDS, values, strict=True)))
+                    Handoff(pk=pk, **dict(zip(PRIORITY_FIELDS, values, strict=True)))
                     for pk, *values in rows
                 ],
-                _PRIORITY_FIELDS,
+                PRIORITY_FIELDS,
                 batch_size=500,
             )
     return len(rows)
@@ -244,22 +223,6 @@ def _reprioritize_after_commit(handoffs: QuerySet[Handoff]) -> None:
         handoffs_reprioritize(handoffs)
     except Exception:
         logger.exception("Refreshing the queue priority failed")
-
-
-def on_handoffs_opening(
-    sender: object, crossings: Sequence[MqlCrossing], now: datetime, **kwargs: object
-) -> list[dict[str, object]]:
-    """Receiver: handoffs are opened with their queue priority, so a publish that hands
-    thousands of leads to sales writes each handoff once."""
-    return [
-        dict(zip(_PRIORITY_FIELDS, _stored_priority(facts), strict=True))
-        for facts in opening_facts(crossings, now=now)
-    ]
-
-
-def on_handoffs_opening_columns(sender: object, now: datetime, **kwargs: object) -> OpeningColumns:
-    """Receiver: the same, for the statement that opens handoffs on PostgreSQL."""
-    return opening_columns(now=now)
 
 
 def on_scores_stored(

@@ -21,14 +21,14 @@ from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadscoring.requests import AuthenticatedHttpRequest
-from scoring import privacy
-from scoring.handoffs import (
+from pipeline.handoffs import (
     HandoffError,
     handoff_accept,
     handoff_qualify,
     handoff_record_outcome,
     handoff_reject,
 )
+from scoring import privacy
 from scoring.models import Handoff, Lead
 
 from . import selectors, services

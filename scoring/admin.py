@@ -153,7 +153,7 @@ class ActivityAdmin(admin.ModelAdmin[Activity]):
 
 @admin.register(LeadOutcome)
 class LeadOutcomeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LeadOutcome]):
-    """Recorded by the queue's outcome action (scoring.handoffs) and by import_crm."""
+    """Recorded by the queue's outcome action (pipeline.handoffs) and by import_crm."""
 
     list_display = ["lead", "outcome", "value", "occurred_at"]
     list_filter = ["outcome"]
@@ -231,7 +231,7 @@ class HandoffActionInline(ReadOnlyAdminMixin, admin.TabularInline[HandoffAction,
 
 @admin.register(Handoff)
 class HandoffAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Handoff]):
-    """Worked in the queue (/queue/, pipeline and scoring.handoffs), whose actions log who did
+    """Worked in the queue (/queue/, pipeline.handoffs), whose actions log who did
     what, record the outcome, move the lead's stage and send the webhooks."""
 
     list_display = [

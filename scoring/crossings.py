@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from django.db import connection, transaction
 
+from pipeline.handoffs import MqlCrossing, handoffs_open
+
 from .engine import ActivityFact
-from .handoffs import MqlCrossing, handoffs_open
 from .lookups import int_array
 from .models import LeadScore, ScoreEvent, ScoreEventKind
 from .signals import score_events_recorded

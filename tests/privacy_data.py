@@ -20,7 +20,7 @@ from integrations.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from scoring.handoffs import handoff_accept
+from pipeline.handoffs import handoff_accept
 from scoring.models import Handoff, Lead, LeadOutcome, PendingRescore, ScoringModel, UnscorableLead
 from scoring.rescoring import leads_rescore
 from scoring.services import scoring_model_load

@@ -17,7 +17,7 @@ from integrations.webhooks import (
     webhook_deliver,
     webhook_deliveries_resend,
 )
-from scoring.handoffs import handoff_accept
+from pipeline.handoffs import handoff_accept
 from scoring.models import Handoff, ScoreEvent
 from scoring.rescoring import leads_rescore
 from tests.factories import ActivityFactory, LeadFactory

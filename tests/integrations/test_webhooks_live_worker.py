@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from integrations.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from scoring.handoffs import handoff_accept
+from pipeline.handoffs import handoff_accept
 from scoring.models import Handoff
 from tests.factories import LeadFactory
 from tests.integration.conftest import live_worker, wait_for  # noqa: F401 - fixture

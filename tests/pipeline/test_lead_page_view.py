@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from scoring.handoffs import handoff_accept
+from pipeline.handoffs import handoff_accept
 from scoring.models import Handoff, LeadScore
 from scoring.rescoring import leads_rescore
 from scoring.services import scoring_model_load

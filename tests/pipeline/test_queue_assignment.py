@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 
+from pipeline.handoffs import HandoffError
 from pipeline.models import AssignmentRule
 from pipeline.services import (
     handoff_autoassign,
@@ -13,7 +14,6 @@ from pipeline.services import (
     handoffs_autoassign,
     round_robin_next,
 )
-from scoring.handoffs import HandoffError
 from scoring.ingest import activities_ingest
 from scoring.models import Handoff, HandoffAction, HandoffStatus
 from scoring.roles import SALES

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from pipeline.handoffs import handoff_accept, handoff_qualify
 from pipeline.priority import INTENT_DAYS, with_priority
 from pipeline.selectors import PrioritizedIds
 from pipeline.services import priorities_refresh
-from scoring.handoffs import handoff_accept, handoff_qualify
 from scoring.models import Handoff, HandoffStatus, priority_not_computed
 from scoring.rescoring import leads_rescore
 from tests.factories import ActivityFactory

@@ -7,8 +7,8 @@ import time_machine
 
 from pipeline import services, tasks
 from pipeline.services import handoffs_mark_sla_breached
+from pipeline.signals import handoff_changed
 from scoring.models import HandoffAction, HandoffStatus
-from scoring.signals import handoff_changed
 from tests.pipeline.conftest import NOW
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from scoring.handoffs import (
+from pipeline.handoffs import (
     HandoffError,
     handoff_accept,
     handoff_qualify,

@@ -15,9 +15,9 @@ from django.db import connection, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from .definition import ModelSpec
-from .lookups import int_array
-from .models import (
+from scoring.definition import ModelSpec
+from scoring.lookups import int_array
+from scoring.models import (
     OPEN_HANDOFF_STATUSES,
     Activity,
     Handoff,
@@ -29,8 +29,10 @@ from .models import (
     OutcomeKind,
     RejectionReason,
 )
-from .signals import handoff_changed, handoffs_opening, handoffs_opening_columns
-from .staging import insert_rows
+from scoring.staging import insert_rows
+
+from .priority import opening_columns, opening_priorities
+from .signals import handoff_changed
 
 # Stages a lead leaves when it becomes an MQL; later stages are not moved back.
 _BEFORE_MQL = (LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.RECYCLED)
@@ -119,18 +121,11 @@ def _handoffs_open_rows(crossings: Sequence[MqlCrossing]) -> list[int]:
         return []
     fields: tuple[str, ...] = ("lead_id", "scoring_model_id", "owner_id", "score_at_handoff",
                                "trigger", "sla_due_at", "created_at")  # fmt: skip
-    for _receiver, response in handoffs_opening.send(
-        sender=Handoff, crossings=opening, now=timezone.now()
-    ):
-        # The stubs type a receiver's response as str | None; this signal's are lists of dicts.
-        extra = cast("list[dict[str, object]] | None", response)
-        if extra:
-            names = tuple(extra[0])
-            fields += names
-            rows = [
-                (*row, *(more[name] for name in names))
-                for row, more in zip(rows, extra, strict=True)
-            ]
+    # Opened with their queue priority: each handoff written once.
+    extra = opening_priorities(opening, now=timezone.now())
+    names = tuple(extra[0])
+    fields += names
+    rows = [(*row, *(more[name] for name in names)) for row, more in zip(rows, extra, strict=True)]
     created = insert_rows(Handoff, fields, rows)
     insert_rows(
         HandoffAction,
@@ -174,22 +169,10 @@ _TRIGGER_SQL = (
 )
 
 
-@dataclass(frozen=True)
-class OpeningColumns:
-    """Further Handoff fields for the statement that opens handoffs on PostgreSQL (see the
-    signal handoffs_opening_columns): `joins` follow `FROM opening f`, whose columns are
-    lead_id, scoring_model_id, total, band, at and account_id; `columns` hold an SQL
-    expression per field; `params` their named parameters (a prefix of the receiver's own)."""
-
-    joins: str
-    columns: dict[str, str]
-    params: dict[str, object]
-
-
 def _handoffs_open_sql(crossings: Sequence[MqlCrossing]) -> list[int]:
     """Open the handoffs in one statement: the lead's owner, the trigger (its latest activity
-    by the time of the crossing), the SLA, the further fields of the receivers of
-    handoffs_opening_columns, the "created" action and the lifecycle stage."""
+    by the time of the crossing), the SLA, the queue priority, the "created" action and the
+    lifecycle stage."""
     now = timezone.now()
     params: dict[str, object] = {
         "o_leads": int_array(c.lead_id for c in crossings),
@@ -213,14 +196,9 @@ def _handoffs_open_sql(crossings: Sequence[MqlCrossing]) -> list[int]:
         "created_at": "f.at",
         "updated_at": "%(o_now)s",
     }
-    joins = []
-    for _receiver, response in handoffs_opening_columns.send(sender=Handoff, now=now):
-        # The stubs type a receiver's response as str | None; this signal's are OpeningColumns.
-        extra = cast("OpeningColumns | None", response)
-        if extra:
-            joins.append(extra.joins)
-            columns.update(extra.columns)
-            params.update(extra.params)
+    priority = opening_columns(now=now)
+    columns.update(priority.columns)
+    params.update(priority.params)
     meta = Handoff._meta
     for f in meta.concrete_fields:
         if f is not meta.pk and f.attname not in columns:
@@ -258,7 +236,7 @@ WITH opening AS (
 ),
 opened AS (
     INSERT INTO {meta.db_table} ({names})
-    SELECT {", ".join(columns.values())} FROM opening f {" ".join(joins)}
+    SELECT {", ".join(columns.values())} FROM opening f {priority.joins}
     ORDER BY f.lead_id, f.scoring_model_id
     RETURNING id, lead_id, created_at
 ),

@@ -16,9 +16,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoring import handoffs
+from pipeline import handoffs
+from pipeline.handoffs import MqlCrossing
 from scoring.definition import Band, KindSla, ModelSpec
-from scoring.handoffs import MqlCrossing
 from scoring.models import (
     OPEN_HANDOFF_STATUSES,
     Handoff,
