@@ -70,9 +70,9 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
 def screenshot(page):  # type: ignore[no-untyped-def]
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, *, full_page: bool = True) -> Path:
         path = SCREENSHOT_DIR / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

@@ -113,3 +113,38 @@ def test_a_sales_user_saves_a_filter(demo, page, screenshot):
     page.wait_for_url("**/queue/?*model=b2b-saas*")
     expect(page.get_by_label("Model")).to_have_value("b2b-saas")
     screenshot("queue-saved-filter")
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_each_handoff_is_a_card_with_its_action_in_reach(demo, page, screenshot):
+    page.set_viewport_size(PHONE)
+    _sign_in(page, "sales", "demo-sales")
+    page.get_by_role("link", name="Handoff queue").click()
+    page.get_by_label("Owner").select_option(label="Me")
+    page.wait_for_url("**/queue/?*owner=me*")
+    row = page.locator("tr.queue-row").first
+    expect(row).to_be_visible()
+    # Nothing sideways: the page is as wide as the phone, the row's action on screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    accept = row.get_by_role("button", name="Accept")
+    box = accept.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert box["height"] >= 40  # a finger's size
+    # The lead comes first, then its action, then the facts, each with its label.
+    lead_box = row.locator(".lead-cell").bounding_box()
+    assert lead_box is not None and lead_box["y"] < box["y"]
+    label = row.locator("td.sla").evaluate("td => getComputedStyle(td, '::before').content")
+    assert label == '"Follow up by"'
+
+    expect(page.get_by_role("link", name="Reports")).to_be_attached()
+    screenshot("queue-phone-sales", full_page=False)  # what the phone shows first
+    row.scroll_into_view_if_needed()
+    screenshot("queue-phone-first-card", full_page=False)
+
+    accept.click()
+    expect(row.get_by_role("status")).to_contain_text("sales accepted")
+    qualify = row.get_by_role("button", name="Qualify").bounding_box()
+    assert qualify is not None and qualify["x"] + qualify["width"] <= PHONE["width"]
+    screenshot("queue-phone-accepted", full_page=False)
