@@ -265,8 +265,9 @@ def _think_range(text: str) -> tuple[float, float]:
 
 
 def main(database_url: str, redis_url: str) -> None:
-    """queue_p95_ms, lead_page_p95_ms, dashboard_p95_ms and the export figures on the generated
-    data; Django must already be set up against `database_url`."""
+    """queue_p95_ms, lead_page_p95_ms, dashboard_p95_ms, leads_list_p95_ms, lead_search_p95_ms
+    and the export figures on the generated data; Django must already be set up against
+    `database_url`."""
     from reports.forms import MAX_DAYS
     from reports.selectors import dashboard_refresh, default_filters
 
@@ -294,6 +295,9 @@ def main(database_url: str, redis_url: str) -> None:
         "queue": "/queue/",
         "lead_page": lead_paths(50),
         "dashboard": "/reports/",
+        "leads_list": ["/leads/", "/leads/?sort=newest", "/leads/?band=hot&page=3"],
+        # A name, part of an e-mail address, a company: as people type them.
+        "lead_search": ["/leads/?q=Muster4711", "/leads/?q=lead123%40bench", "/leads/?q=Firma+77"],
     }
     with serve(database_url, port, workers=4, threads=2, redis_url=redis_url) as base_url:
         served: list[int] = []

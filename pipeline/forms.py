@@ -1,4 +1,4 @@
-"""Forms of the queue: its filters and the inputs of the row actions."""
+"""Forms of the queue (its filters and the inputs of the row actions) and of the leads list."""
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -8,7 +8,9 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
-from scoring.models import HandoffStatus, RejectionReason
+from scoring.models import HandoffStatus, LifecycleStage, RejectionReason
+
+from .selectors import LeadsQuery
 
 if TYPE_CHECKING:
     from .selectors import QueueOptions
@@ -111,3 +113,48 @@ class ReassignForm(forms.Form):
 
 class SaveFilterForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=80)
+
+
+SORT_CHOICES = [("score", _("Highest score")), ("name", _("Name")), ("newest", _("Newest"))]
+
+
+class LeadSearchForm(forms.Form):
+    """The leads list's search and filters; anything unknown is ignored (shown as "any")."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    model = forms.ChoiceField(label=_("Model"), required=False)
+    band = forms.ChoiceField(label=_("Band"), required=False)
+    stage = forms.ChoiceField(label=_("Stage"), required=False)
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=SORT_CHOICES)
+
+    def __init__(self, data: Mapping[str, object] | None, *, options: "QueueOptions") -> None:
+        super().__init__(data)
+        self.models = {m.slug: m for m in options.models}
+        _choice_field(self, "model").choices = [
+            *((m.slug, m.name) for m in options.models),
+            ("all", _("All leads, without scores")),
+        ]
+        _choice_field(self, "band").choices = [("", _("Any")), *((b, b) for b in options.bands)]
+        _choice_field(self, "stage").choices = [("", _("Any")), *LifecycleStage.choices]
+        _choice_field(self, "owner").choices = [
+            ("", _("Anyone")),
+            ("me", _("Me")),
+            ("none", _("Nobody yet")),
+            *((str(u.pk), u.get_full_name() or u.get_username()) for u in options.owners),
+        ]
+
+    def query(self) -> LeadsQuery:
+        """The valid search; an invalid field falls back to its default instead of failing."""
+        self.is_valid()
+        clean = getattr(self, "cleaned_data", {})
+        wanted = clean.get("model") or next(iter(self.models), "all")
+        model = self.models.get(wanted)
+        return LeadsQuery(
+            text=(clean.get("q") or "").strip(),
+            model=model,
+            band=(clean.get("band") or "") if model else "",
+            stage=clean.get("stage") or "",
+            owner=clean.get("owner") or "",
+            sort=clean.get("sort") or ("score" if model else "name"),
+        )

@@ -1,4 +1,5 @@
-"""Reads of the sales queue: the filtered, prioritised page of handoffs and its filter options."""
+"""Reads of the sales queue (the filtered, prioritised page of handoffs and its filter options)
+and of the list of every lead."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,13 +8,15 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import OrderBy, Q, QuerySet
+from django.db.models.functions import Lower
 
 from scoring.models import (
     OPEN_HANDOFF_STATUSES,
     Handoff,
     HandoffStatus,
     Lead,
+    LeadScore,
     RejectionReason,
     ScoringModel,
 )
@@ -192,3 +195,95 @@ def queue_row(*, handoff_id: int, now: datetime) -> Handoff:
 
 def saved_filters(*, user: User) -> list[SavedQueueFilter]:
     return list(SavedQueueFilter.objects.filter(user=user))
+
+
+# --- the list of every lead ---------------------------------------------------------------------
+
+LEADS_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class LeadsQuery:
+    """What the leads list asks for (pipeline.forms.LeadSearchForm.query)."""
+
+    text: str = ""
+    model: ScoringModel | None = None
+    band: str = ""
+    stage: str = ""
+    owner: str = ""  # "", "me", "none" or a user's id
+    sort: str = "score"  # "score" (needs a model), "name" or "newest"
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    lead: Lead
+    score: LeadScore | None
+
+
+def _text_matches(text: str, prefix: str) -> Q:
+    """Every word of the text in the lead's first or last name, e-mail or company."""
+    found = Q()
+    for word in text.split()[:5]:
+        found &= (
+            Q(**{f"{prefix}first_name__icontains": word})
+            | Q(**{f"{prefix}last_name__icontains": word})
+            | Q(**{f"{prefix}email__icontains": word})
+            | Q(**{f"{prefix}account__name__icontains": word})
+        )
+    return found
+
+
+def _lead_filters(query: LeadsQuery, user: User, prefix: str) -> Q:
+    found = _text_matches(query.text, prefix)
+    if query.stage:
+        found &= Q(**{f"{prefix}lifecycle_stage": query.stage})
+    if query.owner == "me":
+        found &= Q(**{f"{prefix}owner": user})
+    elif query.owner == "none":
+        found &= Q(**{f"{prefix}owner__isnull": True})
+    elif query.owner.isdigit():
+        found &= Q(**{f"{prefix}owner_id": int(query.owner)})
+    return found
+
+
+def leads_page(query: LeadsQuery, *, user: User, page: str | int | None) -> "Page[LeadRow]":
+    """One page of leads matching the query. In a model, its scored leads (by score along the
+    model's total index, or by name or newest), with their score; otherwise every lead."""
+    rows: QuerySet[Any]
+    if query.model is not None:
+        rows = (
+            LeadScore.objects.filter(
+                _lead_filters(query, user, "lead__"), scoring_model=query.model
+            )
+            .filter(Q(band=query.band) if query.band else Q())
+            .select_related("lead__account", "lead__owner")
+            .order_by(*_SCORE_ORDER[query.sort])
+        )
+    else:
+        rows = (
+            Lead.objects.filter(_lead_filters(query, user, ""))
+            .select_related("account", "owner")
+            .order_by(*_LEAD_ORDER["name" if query.sort == "score" else query.sort])
+        )
+    found = Paginator(rows, LEADS_PAGE_SIZE).get_page(page)
+    return Page(
+        [
+            LeadRow(row.lead, row) if isinstance(row, LeadScore) else LeadRow(row, None)
+            for row in found.object_list
+        ],
+        found.number,
+        # Its count and page numbers are those of the rows each LeadRow stands for.
+        cast("Paginator[LeadRow]", found.paginator),
+    )
+
+
+# Names in any case alike on both databases ("de Vries" among the Ds).
+_SCORE_ORDER: dict[str, tuple[str | OrderBy | Lower, ...]] = {
+    "score": ("-total", "lead_id"),
+    "name": (Lower("lead__last_name"), Lower("lead__first_name"), "lead_id"),
+    "newest": ("-lead__created_at", "-lead_id"),
+}
+_LEAD_ORDER: dict[str, tuple[str | OrderBy | Lower, ...]] = {
+    "name": (Lower("last_name"), Lower("first_name"), "id"),
+    "newest": ("-created_at", "-id"),
+}

@@ -13,6 +13,7 @@ urlpatterns = [
         views.saved_filter_delete,
         name="saved_filter_delete",
     ),
+    path("leads/", views.leads, name="leads"),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
     path(
         "leads/<int:lead_id>/personal-data/",

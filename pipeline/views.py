@@ -21,25 +21,26 @@ from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadscoring.requests import AuthenticatedHttpRequest
-from pipeline.handoffs import (
-    HandoffError,
-    handoff_accept,
-    handoff_qualify,
-    handoff_record_outcome,
-    handoff_reject,
-)
 from scoring import privacy
 from scoring.models import Handoff, Lead
 
 from . import selectors, services
 from .forms import (
     FILTER_FIELDS,
+    LeadSearchForm,
     OutcomeForm,
     QualifyForm,
     QueueFilterForm,
     ReassignForm,
     RejectForm,
     SaveFilterForm,
+)
+from .handoffs import (
+    HandoffError,
+    handoff_accept,
+    handoff_qualify,
+    handoff_record_outcome,
+    handoff_reject,
 )
 from .lead_profile import lead_page_get
 
@@ -77,6 +78,22 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "queue-table":
         return render(request, "pipeline/queue.html#queue-table", context)
     return render(request, "pipeline/queue.html", context)
+
+
+@require_GET
+@permission_required("scoring.view_lead", raise_exception=True)
+def leads(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = LeadSearchForm(request.GET, options=selectors.queue_options())
+    query = form.query()
+    context = {
+        "form": form,
+        "query": query,
+        "page": selectors.leads_page(query, user=request.user, page=request.GET.get("page")),
+        "querystring": urlencode({k: v for k, v in request.GET.items() if k != "page" and v}),
+    }
+    if request.htmx and request.htmx.target == "leads-table":
+        return render(request, "pipeline/leads.html#leads-table", context)
+    return render(request, "pipeline/leads.html", context)
 
 
 def _safe_next(request: HttpRequest, target: str) -> str:

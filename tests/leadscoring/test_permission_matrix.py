@@ -96,6 +96,7 @@ ALLOWED: dict[str, dict[str, frozenset[str]]] = {
     "pipeline:handoff": {"GET": SIGNED_IN, "POST": _only(SALES, ADMIN)},
     "pipeline:saved_filter_save": {"POST": SIGNED_IN},
     "pipeline:saved_filter_delete": {"POST": SIGNED_IN},
+    "pipeline:leads": {"GET": SIGNED_IN},
     "pipeline:lead_detail": {"GET": SIGNED_IN},
     # A person's data rights: export everything about a lead, or erase it; admins only.
     "pipeline:lead_personal_data": {"GET": _only(ADMIN)},
