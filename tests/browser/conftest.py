@@ -76,3 +76,22 @@ def screenshot(page):  # type: ignore[no-untyped-def]
         return path
 
     return take
+
+
+@pytest.fixture
+def demo(transactional_db):  # type: ignore[no-untyped-def]
+    """The demo data, as `make run` seeds it (its users sign in with "demo-" and their name)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", force=True, stdout=StringIO())
+
+
+def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign in on the sign-in page as a demo user and land on the overview."""
+    page.goto("/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(f"demo-{username}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")

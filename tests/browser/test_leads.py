@@ -1,29 +1,15 @@
 """Anyone who works with leads finds one from the top bar, narrows the list and opens it."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
+
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo(transactional_db):  # type: ignore[no-untyped-def]
-    call_command("seed_demo", force=True, stdout=StringIO())
-
-
-def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
-
-
 def test_marketing_finds_a_lead_from_the_top_bar_and_opens_it(demo, page, screenshot):
-    _sign_in(page, "marketing", "demo-marketing")
+    sign_in(page, "marketing")
     search = page.get_by_role("searchbox", name="Find a lead")
     search.fill("meijer")
     search.press("Enter")

@@ -1,36 +1,22 @@
 """An admin exports a person's data from the lead page, then erases the person."""
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from scoring.models import Activity, Handoff, Lead
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 EMAIL = "sanne.devries@van-der-berg-logistiek.nl"
-
-
-@pytest.fixture
-def demo(transactional_db):  # type: ignore[no-untyped-def]
-    call_command("seed_demo", force=True, stdout=StringIO())
-
-
-def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
 
 
 def test_an_admin_exports_and_then_erases_a_person(demo, page, screenshot, tmp_path):
     lead = Lead.objects.get(email=EMAIL)
     activities = Activity.objects.filter(lead=lead).count()
     assert activities and Handoff.objects.filter(lead=lead).exists()
-    _sign_in(page, "admin", "demo-admin")
+    sign_in(page, "admin")
     page.goto(f"/leads/{lead.pk}/")
     section = page.locator("#personal-data")
     expect(section).to_contain_text("Only admins see this.")
@@ -73,7 +59,7 @@ def test_an_admin_exports_and_then_erases_a_person(demo, page, screenshot, tmp_p
 
 def test_sales_sees_no_personal_data_actions(demo, page):
     lead = Lead.objects.get(email=EMAIL)
-    _sign_in(page, "sales", "demo-sales")
+    sign_in(page, "sales")
     page.goto(f"/leads/{lead.pk}/")
     expect(page.get_by_role("heading", name="Sanne de Vries")).to_be_visible()
     expect(page.locator("#personal-data")).to_have_count(0)

@@ -1,28 +1,14 @@
 """A sales user works the handoff queue in the browser: accept, qualify, record a win, reject."""
 
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from scoring.models import Handoff, HandoffStatus, LeadOutcome
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(transactional_db):  # type: ignore[no-untyped-def]
-    call_command("seed_demo", force=True, stdout=StringIO())
-
-
-def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
 
 
 def _row_id(row) -> int:  # type: ignore[no-untyped-def]
@@ -30,7 +16,7 @@ def _row_id(row) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_sales_works_the_queue_and_opens_a_lead(demo, page, screenshot):
-    _sign_in(page, "sales", "demo-sales")
+    sign_in(page, "sales")
     page.get_by_role("link", name="Handoff queue").click()
     expect(page.get_by_role("heading", name="Handoff queue")).to_be_visible()
     expect(page.locator("tr.queue-row").first).to_be_visible()
@@ -94,7 +80,7 @@ def test_sales_works_the_queue_and_opens_a_lead(demo, page, screenshot):
 
 
 def test_marketing_sees_the_queue_without_actions(demo, page, screenshot):
-    _sign_in(page, "marketing", "demo-marketing")
+    sign_in(page, "marketing")
     page.goto("/queue/")
     expect(page.get_by_text("only sales can act on handoffs")).to_be_visible()
     expect(page.locator("tr.queue-row").first).to_be_visible()
@@ -103,7 +89,7 @@ def test_marketing_sees_the_queue_without_actions(demo, page, screenshot):
 
 
 def test_a_sales_user_saves_a_filter(demo, page, screenshot):
-    _sign_in(page, "sales", "demo-sales")
+    sign_in(page, "sales")
     page.goto("/queue/?owner=me&model=b2b-saas")
     page.get_by_placeholder("Name for these filters").fill("My B2B leads")
     page.get_by_role("button", name="Save these filters").click()
@@ -120,7 +106,7 @@ PHONE = {"width": 390, "height": 844}
 
 def test_on_a_phone_each_handoff_is_a_card_with_its_action_in_reach(demo, page, screenshot):
     page.set_viewport_size(PHONE)
-    _sign_in(page, "sales", "demo-sales")
+    sign_in(page, "sales")
     page.get_by_role("link", name="Handoff queue").click()
     page.get_by_label("Owner").select_option(label="Me")
     page.wait_for_url("**/queue/?*owner=me*")

@@ -7,15 +7,6 @@ pytestmark = pytest.mark.browser
 MODEL = "/rules/b2b-saas/"
 
 
-@pytest.fixture
-def demo(transactional_db):  # type: ignore[no-untyped-def]
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    call_command("seed_demo", force=True, stdout=StringIO())
-
-
 def _sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
     page.context.clear_cookies()
     page.goto("/login/")

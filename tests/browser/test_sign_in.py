@@ -8,15 +8,6 @@ from scoring.demo import DEMO_LOGINS
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo(transactional_db):  # type: ignore[no-untyped-def]
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    call_command("seed_demo", force=True, stdout=StringIO())
-
-
 def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
     page.goto("/")
     assert "/login/" in page.url  # every page but login needs a signed-in user
