@@ -10,7 +10,6 @@ import json
 import pytest
 from django.conf import settings as django_settings
 from django.test import RequestFactory
-from rest_framework.settings import api_settings
 
 from integrations.models import TrackingSite
 from integrations.throttles import BeaconThrottle
@@ -18,18 +17,6 @@ from scoring.api.throttles import ApiRateThrottle
 
 ORIGIN = "https://www.shop.example"
 CLIENT = "203.0.113.7"  # what our proxy saw and appended
-
-
-@pytest.fixture
-def num_proxies(settings):  # type: ignore[no-untyped-def]
-    """Set NUM_PROXIES: a new REST_FRAMEWORK dict, so that DRF's setting_changed handler reloads
-    its cached api_settings (and again when the test ends)."""
-
-    def set_to(count: int) -> None:
-        settings.REST_FRAMEWORK = {**django_settings.REST_FRAMEWORK, "NUM_PROXIES": count}
-        assert api_settings.NUM_PROXIES == count
-
-    return set_to
 
 
 def test_by_default_no_proxy_is_believed():

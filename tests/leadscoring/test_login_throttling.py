@@ -12,7 +12,6 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from django.urls import reverse
-from rest_framework.settings import api_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -41,18 +40,6 @@ def _locked_out(response) -> bool:  # type: ignore[no-untyped-def]
 def clock(time_machine):  # type: ignore[no-untyped-def]
     time_machine.move_to(START, tick=False)
     return time_machine
-
-
-@pytest.fixture
-def num_proxies(settings):  # type: ignore[no-untyped-def]
-    """Set NUM_PROXIES: a new REST_FRAMEWORK dict, so that DRF's setting_changed handler reloads
-    its cached api_settings (and again when the test ends)."""
-
-    def set_to(count: int) -> None:
-        settings.REST_FRAMEWORK = {**django_settings.REST_FRAMEWORK, "NUM_PROXIES": count}
-        assert api_settings.NUM_PROXIES == count
-
-    return set_to
 
 
 def test_the_defaults():
