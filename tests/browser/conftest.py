@@ -5,7 +5,9 @@ Screenshots go to $SCREENSHOT_DIR (default artifacts/screenshots), which CI keep
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -94,4 +96,13 @@ def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(f"demo-{username}")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    page.wait_for_url(at_path("/"))
+
+
+def at_path(path: str) -> Callable[[str], bool]:
+    """For `page.wait_for_url`: the page at this path, loaded with its scripts.
+
+    A glob such as "**/" would match the page still showing (the sign-in page ends in "/" too),
+    and a filter changed before htmx has loaded changes nothing.
+    """
+    return lambda url: urlsplit(url).path == path

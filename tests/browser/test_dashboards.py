@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
+from tests.browser.conftest import at_path
 from tests.reports.pipeline_data import at, more_leads, pipeline_build
 
 pytestmark = pytest.mark.browser
@@ -37,7 +38,7 @@ def _sign_in(page, user) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("User name").fill(user.username)
     page.get_by_label("Password").fill("pw-" + user.username)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    page.wait_for_url(at_path("/"))
 
 
 def test_every_dashboard_chart_is_drawn_with_data(page, screenshot, marketing_user, pipeline_data):

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import at_path, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def test_the_list_reads_in_german_on_a_phone(demo, page, screenshot, language, h
     page.locator("#id_username").fill("sales")
     page.locator("#id_password").fill("demo-sales")
     page.locator("button[type=submit]").last.click()
-    page.wait_for_url("**/")
+    page.wait_for_url(at_path("/"))
     page.goto("/leads/")
     expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text(status)

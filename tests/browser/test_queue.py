@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scoring.models import Handoff, HandoffStatus, LeadOutcome
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import at_path, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,7 @@ def _row_id(row) -> int:  # type: ignore[no-untyped-def]
 def test_sales_works_the_queue_and_opens_a_lead(demo, page, screenshot):
     sign_in(page, "sales")
     page.get_by_role("link", name="Handoff queue").click()
+    page.wait_for_url(at_path("/queue/"))
     expect(page.get_by_role("heading", name="Handoff queue")).to_be_visible()
     expect(page.locator("tr.queue-row").first).to_be_visible()
     screenshot("queue-sales")
@@ -108,6 +109,7 @@ def test_on_a_phone_each_handoff_is_a_card_with_its_action_in_reach(demo, page, 
     page.set_viewport_size(PHONE)
     sign_in(page, "sales")
     page.get_by_role("link", name="Handoff queue").click()
+    page.wait_for_url(at_path("/queue/"))
     page.get_by_label("Owner").select_option(label="Me")
     page.wait_for_url("**/queue/?*owner=me*")
     row = page.locator("tr.queue-row").first

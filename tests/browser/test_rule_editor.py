@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import at_path
+
 pytestmark = pytest.mark.browser
 MODEL = "/rules/b2b-saas/"
 
@@ -13,7 +15,7 @@ def _sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(f"demo-{username}")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    page.wait_for_url(at_path("/"))
 
 
 def test_marketing_adds_a_criterion_previews_publishes_and_sees_it_on_a_lead(

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scoring.demo import DEMO_LOGINS
+from tests.browser.conftest import at_path
 
 pytestmark = pytest.mark.browser
 
@@ -14,7 +15,7 @@ def _sign_in(page, username: str, password: str) -> None:  # type: ignore[no-unt
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    page.wait_for_url(at_path("/"))
 
 
 @pytest.mark.parametrize(

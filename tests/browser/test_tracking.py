@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from integrations.models import PendingVisit, TrackingSite
 from scoring.models import Lead, LeadScore
 from scoring.services import scoring_model_load
+from tests.browser.conftest import at_path
 from tests.factories import AccountFactory, LeadFactory
 from tests.integration.conftest import live_worker, wait_for  # noqa: F401 - fixture
 
@@ -40,7 +41,7 @@ def _sign_in(page) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("User name").fill("ada")
     page.get_by_label("Password").fill("pw-ada")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
+    page.wait_for_url(at_path("/"))
 
 
 def test_identifying_on_the_demo_page_raises_the_leads_score(tracked, page, screenshot):
