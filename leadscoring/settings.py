@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "integrations",
     "reports",
     "pipeline",
+    "learning",
     "axes",
     "csp",
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("rules/", include("rules_admin.urls")),
     path("reports/", include("reports.urls")),
+    path("outcomes/", include("learning.urls")),
     path("", include("pipeline.urls")),
     path("api/", include("scoring.api.urls")),
     path("", include("integrations.urls")),

@@ -143,7 +143,11 @@ def criterion_form(
         initial.update(description=criterion.description, enabled=criterion.enabled)
         form = CriterionForm(initial=initial)
     else:
-        form = CriterionForm(initial={"type": request.GET.get("type", "attribute")})
+        # A new criterion may come prefilled (from the outcomes page's candidates).
+        wanted: dict[str, Any] = {"type": request.GET.get("type", "attribute")}
+        if request.GET.get("kinds"):
+            wanted.update(kinds=request.GET.getlist("kinds"), name=request.GET.get("name", ""))
+        form = CriterionForm(initial=CriterionForm.initial_from(wanted))
     template = "rules_admin/criterion_form.html"
     return render(
         request,

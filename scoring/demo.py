@@ -24,7 +24,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from scoring import roles
-from scoring.models import Account, Activity, Lead, LifecycleStage
+from scoring.demo_outcomes import OutcomeSpec, decide_outcomes
+from scoring.models import Account, Activity, Lead, LeadOutcome, LifecycleStage
 
 SOURCE = "demo"  # Activity.source of everything generated here
 BATCH = 500
@@ -229,6 +230,7 @@ class DemoData:
     accounts: list[dict[str, Any]]  # Account field values
     leads: list[LeadSpec]
     activities: list[ActivitySpec]  # in external-id order: the n-th is "demo-<n>"
+    outcomes: list[OutcomeSpec] = field(default_factory=list)
 
 
 def _slug(text: str) -> str:
@@ -438,7 +440,8 @@ def build_demo_data(*, now: datetime, seed: int = 42) -> DemoData:
         first_seen = own[0][2] if own else _day(rng, now, rng.randint(1, DAYS))
         before = timedelta(days=rng.randint(0, 60), minutes=rng.randint(1, 600))
         lead.created_at = first_seen - before
-    return DemoData(accounts, leads, activities)
+    outcomes = decide_outcomes(leads, activities, targets, now, seed)
+    return DemoData(accounts, leads, activities, outcomes)
 
 
 # --- Writing (set-based, idempotent) ----------------------------------------------------------
@@ -547,9 +550,19 @@ def seed_demo(*, now: datetime, seed: int = 42) -> DemoSummary:
         ]  # fmt: skip
         # ignore_conflicts: a concurrent run inserting the same (source, external_id) is harmless.
         Activity.objects.bulk_create(new_activities, batch_size=BATCH, ignore_conflicts=True)
+        # Only for the leads created now: a second run adds none.
+        created_ids = {lead.external_id: lead.pk for lead in new_leads if lead.pk}
+        new_outcomes = [
+            LeadOutcome(lead_id=created_ids[o.lead], outcome=o.outcome, occurred_at=o.occurred_at,
+                        value=o.value, source=SOURCE)
+            for o in data.outcomes
+            if o.lead in created_ids
+        ]  # fmt: skip
+        LeadOutcome.objects.bulk_create(new_outcomes, batch_size=BATCH, ignore_conflicts=True)
 
     created = {"users": users_created, "accounts": len(new_accounts), "leads": len(new_leads),
-               "activities": len(new_activities)}  # fmt: skip
+               "activities": len(new_activities), "outcomes": len(new_outcomes)}  # fmt: skip
     totals = {"users": len(DEMO_LOGINS), "accounts": len(data.accounts), "leads": len(data.leads),
-              "activities": len(known_activities) + len(new_activities)}  # fmt: skip
+              "activities": len(known_activities) + len(new_activities),
+              "outcomes": LeadOutcome.objects.filter(source=SOURCE).count()}  # fmt: skip
     return DemoSummary(created, {key: totals[key] - created[key] for key in created})

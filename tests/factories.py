@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import factory
 
-from scoring.models import Account, Activity, Lead
+from scoring.models import Account, Activity, Lead, LeadOutcome
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -38,4 +38,14 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     occurred_at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     channel = "web"
     properties = factory.LazyFunction(dict)
+    source = "test"
+
+
+class LeadOutcomeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadOutcome
+
+    lead = factory.SubFactory(LeadFactory)
+    outcome = "won"
+    occurred_at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     source = "test"

@@ -1,0 +1,97 @@
+"""What the outcomes say about a model, gathered for its page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scoring.definition import parse_model
+from scoring.models import ScoringModel
+
+from .cohort import Cohort, cohort_of
+from .lessons import CriterionLesson, KindCandidate, base_rate, criterion_lessons, kind_candidates
+from .suggest import (
+    NotEnoughOutcomes,
+    Suggestion,
+    suggestion_of,
+    threshold_for_capacity,
+    threshold_for_precision,
+)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    key: str  # "volume", "precision", "capacity"
+    points: int | None
+
+
+@dataclass(frozen=True)
+class ModelLessons:
+    cohort: Cohort
+    lessons: list[CriterionLesson]
+    candidates: list[KindCandidate]
+    suggestion: Suggestion | None
+    too_few: NotEnoughOutcomes | None
+    thresholds: list[ThresholdChoice] = field(default_factory=list)
+
+    @property
+    def base_rate(self) -> float:
+        return base_rate(self.cohort)
+
+    @property
+    def first(self) -> datetime | None:
+        return self.cohort.frame.get_column("at").min() if self.cohort.size else None  # type: ignore[return-value]
+
+    @property
+    def last(self) -> datetime | None:
+        return self.cohort.frame.get_column("at").max() if self.cohort.size else None  # type: ignore[return-value]
+
+    @property
+    def suggestion_better(self) -> bool:
+        s = self.suggestion
+        if s is None or s.auc_suggested is None or s.auc_rules is None:
+            return False
+        return s.auc_suggested > s.auc_rules
+
+
+def suggestion_get(scoring_model: ScoringModel) -> Suggestion:
+    """The suggestion for the model's published version (NotEnoughOutcomes, LookupError when
+    nothing is published)."""
+    if scoring_model.published_version is None:
+        raise LookupError("nothing published")
+    return suggestion_of(cohort_of(parse_model(scoring_model.published_version.definition)))
+
+
+def model_lessons_get(
+    scoring_model: ScoringModel, *, precision: float | None = None, per_week: float | None = None
+) -> ModelLessons | None:
+    """Lessons of the published version (None when nothing is published); the suggested
+    threshold keeps today's share of MQLs, or reaches `precision`, or fits `per_week`."""
+    version = scoring_model.published_version
+    if version is None:
+        return None
+    cohort = cohort_of(parse_model(version.definition))
+    suggestion, too_few = None, None
+    try:
+        suggestion = suggestion_of(cohort)
+    except NotEnoughOutcomes as exc:
+        too_few = exc
+    thresholds = []
+    if suggestion is not None:
+        thresholds.append(ThresholdChoice("volume", suggestion.threshold))
+        if precision is not None:
+            thresholds.append(
+                ThresholdChoice("precision", threshold_for_precision(suggestion, precision))
+            )
+        if per_week is not None:
+            thresholds.append(
+                ThresholdChoice("capacity", threshold_for_capacity(suggestion, per_week))
+            )
+    return ModelLessons(
+        cohort=cohort,
+        lessons=criterion_lessons(cohort),
+        candidates=kind_candidates(cohort),
+        suggestion=suggestion,
+        too_few=too_few,
+        thresholds=thresholds,
+    )

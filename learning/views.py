@@ -1,0 +1,75 @@
+"""The page of what a model's outcomes say, and putting its suggestion into the draft. Thin."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from leadscoring.requests import AuthenticatedHttpRequest
+from scoring.definition import DefinitionError
+from scoring.models import ScoringModel
+
+from . import selectors, services
+from .forms import ApplyForm, ThresholdForm
+from .suggest import NotEnoughOutcomes
+
+VIEW = "scoring.view_scoringmodel"
+EDIT = "scoring.change_scoringmodel"
+
+
+def _model(slug: str) -> ScoringModel:
+    return get_object_or_404(ScoringModel.objects.select_related("published_version"), slug=slug)
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def model_lessons(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    scoring_model = _model(slug)
+    form = ThresholdForm(request.GET or None)
+    wanted = form.cleaned_data if form.is_valid() else {}
+    precision = wanted.get("precision")
+    found = selectors.model_lessons_get(
+        scoring_model,
+        precision=None if precision is None else precision / 100,
+        per_week=wanted.get("per_week"),
+    )
+    return render(
+        request,
+        "learning/model.html",
+        {
+            "model": scoring_model,
+            "found": found,
+            "form": form,
+            "can_edit": request.user.has_perm(EDIT),
+        },
+    )
+
+
+@require_POST
+@permission_required(EDIT, raise_exception=True)
+def suggestion_to_draft(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    scoring_model = _model(slug)
+    form = ApplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the MQL threshold as a whole number of points, 0 or more."))
+        return redirect("learning:model", slug=slug)
+    try:
+        suggestion = selectors.suggestion_get(scoring_model)
+        services.suggestion_apply(
+            scoring_model=scoring_model,
+            suggestion=suggestion,
+            threshold=form.cleaned_data["threshold"],
+        )
+    except (NotEnoughOutcomes, LookupError, DefinitionError) as exc:
+        messages.error(request, _("Nothing was changed: %(why)s") % {"why": exc})
+        return redirect("learning:model", slug=slug)
+    messages.success(
+        request,
+        _(
+            "The suggested points are in the draft. Nothing is published: check the what-if "
+            "below, then publish when it looks right."
+        ),
+    )
+    return redirect("rules_admin:model", slug=slug)
