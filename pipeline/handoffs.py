@@ -1,7 +1,8 @@
 """Handoffs to sales: opened when a lead becomes an MQL, then accepted, rejected, qualified, closed.
 
 Every action moves the lead's lifecycle stage along, is logged with user and time, and is
-announced with the `handoff_changed` signal after commit.
+announced with the `handoff_changed` signal after commit. An outcome recorded outside the queue
+(the CRM import) closes the lead's open handoffs the same way (`outcomes_close_handoffs`).
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Field
+from django.db.models import Case, F, Field, Max, Value, When
 from django.utils import timezone
 
 from scoring.definition import ModelSpec
@@ -367,6 +368,106 @@ def handoff_record_outcome(
     action = HandoffAction.Kind.WON if won else HandoffAction.Kind.LOST
     detail = note if amount is None else f"{amount} {note}".strip()
     return _act(handoff_id, action, user, detail=detail, note=note, value=amount)
+
+
+# What an outcome recorded outside the queue does: the action that closes the lead's open
+# handoffs, and the lead's stage after it (the one that action sets, but a disqualified lead
+# becomes disqualified rather than going back to nurturing).
+_OUTCOME_ACTION = {
+    OutcomeKind.WON: HandoffAction.Kind.WON,
+    OutcomeKind.CONVERTED: HandoffAction.Kind.WON,
+    OutcomeKind.LOST: HandoffAction.Kind.LOST,
+    OutcomeKind.DISQUALIFIED: HandoffAction.Kind.LOST,
+}
+_OUTCOME_STAGE = {
+    **{kind: _STAGE_AFTER[action] for kind, action in _OUTCOME_ACTION.items()},
+    OutcomeKind.DISQUALIFIED: LifecycleStage.DISQUALIFIED,
+}
+# Per lead, the outcome that acts: its kind, time and value.
+_Acting = dict[int, tuple[OutcomeKind, datetime, Decimal | None]]
+
+
+@dataclass(frozen=True)
+class OutcomesApplied:
+    closed_handoff_ids: list[int]
+    moved_lead_ids: list[int]  # leads whose lifecycle stage changed
+
+
+def outcomes_close_handoffs(
+    outcomes: Sequence[tuple[int, str, datetime, Decimal | None]], *, origin: str = "CRM import"
+) -> OutcomesApplied:
+    """Close the loop for outcomes just stored as LeadOutcome rows elsewhere (lead id, outcome,
+    occurred_at, value), as recording them in the queue does: the lead's open handoffs are
+    closed as won (won, converted) or lost (lost, disqualified), logged at the outcome's time
+    with `origin` and the value kept as the deal value, and the lead's stage moves.
+
+    Only the lead's newest outcome acts (of one lead's outcomes given here, the newest, the last
+    of equal times), so an old outcome recorded late moves nothing back. Runs inside the
+    caller's transaction, with a fixed number of queries however many outcomes there are.
+    """
+    acting: _Acting = {}
+    for lead_id, outcome, at, value in outcomes:
+        if lead_id not in acting or at >= acting[lead_id][1]:
+            acting[lead_id] = (OutcomeKind(outcome), at, value)
+    if not acting:
+        return OutcomesApplied([], [])
+    stages: dict[LifecycleStage, list[int]] = {}
+    for lead_id, stage, newest in (
+        Lead.objects.filter(pk__any_of=sorted(acting))
+        .values_list("pk", "lifecycle_stage")
+        .annotate(newest=Max("outcomes__occurred_at"))
+        .order_by()
+    ):
+        outcome, at, _ = acting[lead_id]
+        if newest is not None and newest > at:
+            del acting[lead_id]  # the lead has a newer outcome already
+        elif stage != _OUTCOME_STAGE[outcome]:
+            stages.setdefault(_OUTCOME_STAGE[outcome], []).append(lead_id)
+    now = timezone.now()
+    # The handoffs first, then the leads: the order in which the queue's actions lock them.
+    closed = _handoffs_close(acting, origin=origin, now=now) if acting else []
+    for stage, lead_ids in stages.items():
+        Lead.objects.filter(pk__any_of=lead_ids).update(lifecycle_stage=stage, updated_at=now)
+    return OutcomesApplied(closed, sorted(pk for ids in stages.values() for pk in ids))
+
+
+def _handoffs_close(acting: _Acting, *, origin: str, now: datetime) -> list[int]:
+    """Close these leads' open handoffs by their outcome; the closed handoffs' ids."""
+    found = (
+        Handoff.objects.select_for_update()
+        .filter(lead_id__any_of=sorted(acting), status__in=OPEN_HANDOFF_STATUSES)
+        .order_by("pk")
+        .values_list("pk", "lead_id", "created_at")
+    )
+    # A handoff opened after the outcome is the lead's next round with sales, not this one.
+    open_handoffs = [(pk, lead_id) for pk, lead_id, opened in found if opened <= acting[lead_id][1]]
+    by_action: dict[HandoffAction.Kind, list[tuple[int, int]]] = {}
+    for pk, lead_id in open_handoffs:
+        by_action.setdefault(_OUTCOME_ACTION[acting[lead_id][0]], []).append((pk, lead_id))
+    # An attribute name of a concrete field: get_field() gives the field itself.
+    value_field = cast("Field[Any, Any]", Handoff._meta.get_field("outcome_value"))
+    for action, handoffs in by_action.items():
+        changes: dict[str, Any] = {"status": _STATUS_AFTER[action], "updated_at": now}
+        deal_values = {lead_id: acting[lead_id][2] for _, lead_id in handoffs}
+        if whens := [
+            When(lead_id=lead_id, then=Value(value, output_field=value_field))
+            for lead_id, value in sorted(deal_values.items())
+            if value is not None
+        ]:
+            # The deal value where the outcome has one; a handoff's own one is kept otherwise.
+            changes["outcome_value"] = Case(
+                *whens, default=F("outcome_value"), output_field=value_field
+            )
+        Handoff.objects.filter(pk__any_of=[pk for pk, _ in handoffs]).update(**changes)
+    rows = []
+    for pk, lead_id in open_handoffs:
+        outcome, at, value = acting[lead_id]
+        detail = f"{origin}: {outcome.value}" + ("" if value is None else f" {value}")
+        rows.append((pk, _OUTCOME_ACTION[outcome], at, detail))
+    insert_rows(HandoffAction, ("handoff_id", "kind", "at", "detail"), rows)
+    for action, handoffs in by_action.items():
+        handoffs_announce([pk for pk, _ in handoffs], action)
+    return [pk for pk, _ in open_handoffs]
 
 
 @transaction.atomic

@@ -36,6 +36,7 @@ from leadscoring.inputs import (
     integer_problem,
     text_problem,
 )
+from pipeline.handoffs import outcomes_close_handoffs
 
 from .ingest import (
     FUTURE_TOLERANCE,
@@ -352,8 +353,8 @@ def _rows(
         elif all_named and len(values) == len(header):
             yield lines.first, dict(zip(header, values, strict=True))
         else:
-            # Missing trailing values are None, as csv.DictReader gives them.
-            yield lines.first, {k: v for k, v in zip_longest(header, values) if k}
+            # Missing trailing values read as blank cells (csv.DictReader would give None).
+            yield lines.first, {k: v for k, v in zip_longest(header, values, fillvalue="") if k}
 
 
 def _batches(path: Path, report: ImportReport) -> Iterator[list[tuple[int, dict[str, str]]]]:
@@ -668,6 +669,8 @@ def _outcome_item(row: dict[str, str], now: datetime) -> dict[str, Any]:
 
 
 def import_outcomes(path: Path, report: ImportReport, now: datetime) -> None:
+    """Store the outcomes not seen before; each that is its lead's newest acts as one recorded
+    in the sales queue (pipeline.handoffs.outcomes_close_handoffs)."""
     parse = partial(_outcome_item, now=now)
     for rows in _batches(path, report):
         items = _parse_rows(path, rows, parse, report)
@@ -690,7 +693,15 @@ def import_outcomes(path: Path, report: ImportReport, now: datetime) -> None:
                 new.append(LeadOutcome(lead_id=lead_id, source="import", **item))
         with transaction.atomic():
             LeadOutcome.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
+            # As recorded in the sales queue: open handoffs closed, the lead's stage moved.
+            applied = outcomes_close_handoffs(
+                [(o.lead_id, o.outcome, o.occurred_at, o.value) for o in new]
+            )
         report.count(report.created, "outcomes", len(new))
+        if applied.closed_handoff_ids:
+            report.count(report.updated, "handoffs", len(applied.closed_handoff_ids))
+        # A lead's audience may depend on its stage.
+        report.touched_lead_ids.update(applied.moved_lead_ids)
 
 
 IMPORTERS = [
