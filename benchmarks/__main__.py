@@ -7,7 +7,9 @@ Then the rescoring pipeline at scale on PostgreSQL with live workers (benchmarks
 BENCH_PIPELINE=0 skips it), with a soak of sustained ingest while 20 users browse
 (benchmarks/soak.py; BENCH_SOAK=0 skips it), and the web pages on that same data
 (benchmarks/web.py; BENCH_WEB=0 skips them). Then the what-if preview over 100,000 leads in a
-database of its own (benchmarks/whatif.py; BENCH_WHATIF=0 skips it).
+database of its own (benchmarks/whatif.py; BENCH_WHATIF=0 skips it). Last, learning from outcomes
+in synthetic CRM worlds, also in a database of its own (benchmarks/learning.py; BENCH_LEARNING=0
+skips it).
 """
 
 import os
@@ -97,6 +99,8 @@ def main() -> None:
     if os.environ.get("BENCH_WHATIF", "1") != "0":
         # Its own process and database: Django is set up once per process.
         subprocess.run([sys.executable, "-m", "benchmarks.whatif"], check=True, cwd=ROOT)  # noqa: S603
+    if os.environ.get("BENCH_LEARNING", "1") != "0":
+        subprocess.run([sys.executable, "-m", "benchmarks.learning"], check=True, cwd=ROOT)  # noqa: S603
 
 
 if __name__ == "__main__":
