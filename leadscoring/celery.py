@@ -59,3 +59,12 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         integrations_tasks.purge_anonymous_visits.s(),
         name="purge anonymous visits",
     )
+    # Outcomes keep arriving: each predictive score learns again weekly (Sunday night) and
+    # every lead's chance to convert is recomputed with it.
+    from learning import tasks as learning_tasks
+
+    sender.add_periodic_task(
+        crontab(day_of_week=0, hour=4, minute=0),
+        learning_tasks.predictive_retrain_all.s(),
+        name="retrain predictive scores",
+    )

@@ -29,7 +29,7 @@ from scoring.models import LeadOutcome, OutcomeKind
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
-__all__ = ["CONVERTED", "Cohort", "cohort_of", "criterion_column", "time_split"]
+__all__ = ["CONVERTED", "Cohort", "cohort_of", "criterion_column", "points_at", "time_split"]
 
 CONVERTED = frozenset({OutcomeKind.WON.value, OutcomeKind.CONVERTED.value})
 STAGE_FIELD = "lead.lifecycle_stage"
@@ -87,11 +87,12 @@ def _chunks(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
         yield frame.slice(offset, size)
 
 
-def _scored(spec: ModelSpec, outcomes: pl.DataFrame) -> pl.DataFrame:
-    ids: Sequence[int] = outcomes.get_column("lead_id").to_list()
+def points_at(spec: ModelSpec, moments: pl.DataFrame) -> pl.DataFrame:
+    """The engine's scores at these moments (lead_id, at) of the leads inside the audience:
+    lead_id, at, total and per enabled criterion c<p> (cents) and e<p> (evidence)."""
+    ids: Sequence[int] = moments.get_column("lead_id").unique().sort().to_list()
     leads = leads_frame(ids, lead_paths([spec]))
     activities = activities_frame(ids, property_keys([spec]))
-    moments = outcomes.select("lead_id", "at")
     scores = evaluate(spec, leads, activities, moments, timezone.get_default_timezone())
     positions = [p for p, criterion in enumerate(spec.criteria) if criterion.enabled]
     per_criterion = scores.totals.select("m")
@@ -117,9 +118,14 @@ def _scored(spec: ModelSpec, outcomes: pl.DataFrame) -> pl.DataFrame:
     return (
         scores.totals.select("m", "lead_id", "at", "total")
         .join(per_criterion, on="m", how="left")
-        .join(outcomes.select("lead_id", "outcome"), on="lead_id")
+        .sort("m")
         .drop("m")
     )
+
+
+def _scored(spec: ModelSpec, outcomes: pl.DataFrame) -> pl.DataFrame:
+    scored = points_at(spec, outcomes.select("lead_id", "at"))
+    return scored.join(outcomes.select("lead_id", "outcome"), on="lead_id")
 
 
 def cohort_of(spec: ModelSpec) -> Cohort:

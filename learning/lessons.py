@@ -23,7 +23,8 @@ from .cohort import Cohort
 
 __all__ = ["CriterionLesson", "KindCandidate", "Verdict", "criterion_lessons", "kind_candidates"]
 
-# Fewer matched leads than this and a rate says little, whatever its interval.
+# Fewer matched leads than this: a rate whose interval includes the base rate is "too few to
+# tell", and an activity kind is not offered as a new criterion however its interval lies.
 MIN_MATCHED = 30
 _Z = 1.96  # 95 %
 
@@ -175,5 +176,9 @@ def kind_candidates(cohort: Cohort) -> list[KindCandidate]:
         )
         for row in seen.iter_rows(named=True)
     ]
-    clear = [c for c in candidates if c.verdict in (Verdict.BETTER, Verdict.WORSE)]
+    clear = [
+        c
+        for c in candidates
+        if c.matched >= MIN_MATCHED and c.verdict in (Verdict.BETTER, Verdict.WORSE)
+    ]
     return sorted(clear, key=lambda c: -abs(math.log(max(c.lift or 1e-9, 1e-9))))

@@ -10,6 +10,7 @@ from scoring.models import ScoringModel
 
 from .cohort import Cohort, cohort_of
 from .lessons import CriterionLesson, KindCandidate, base_rate, criterion_lessons, kind_candidates
+from .models import LeadProbability, PredictiveModel
 from .suggest import (
     NotEnoughOutcomes,
     Suggestion,
@@ -95,3 +96,24 @@ def model_lessons_get(
         too_few=too_few,
         thresholds=thresholds,
     )
+
+
+@dataclass(frozen=True)
+class Predictive:
+    model: PredictiveModel
+    leads: int  # with a chance by it
+
+
+def predictive_get(scoring_model: ScoringModel) -> Predictive | None:
+    """The latest predictive model (without its classifier) and how many leads have a chance by
+    it; None before a first training."""
+    latest = (
+        PredictiveModel.objects.filter(scoring_model=scoring_model)
+        .defer("artifact")
+        .order_by("-number")
+        .first()
+    )
+    if latest is None:
+        return None
+    leads = LeadProbability.objects.filter(predictive_model=latest).count()
+    return Predictive(model=latest, leads=leads)

@@ -15,23 +15,27 @@ rules as they are.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
 
 from scoring.criteria import criterion_type
 from scoring.criteria.activity import ActivityCriterion
+from scoring.definition import ModelSpec
 from scoring.engine import to_decimal
 
 from .cohort import Cohort, criterion_column, time_split
+from .lessons import Verdict, criterion_lessons
 
 __all__ = [
     "MIN_PER_CLASS", "NotEnoughOutcomes", "SuggestedCriterion", "Suggestion", "auc",
-    "same_share", "suggestion_of", "threshold_for_capacity", "threshold_for_precision",
+    "criterion_units", "same_share", "suggestion_of", "threshold_for_capacity",
+    "threshold_for_precision",
 ]  # fmt: skip
 
 # Fewer converted (or not converted) leads than this and the weights are noise.
@@ -62,6 +66,7 @@ class SuggestedCriterion:
     suggested: int
     cap: Decimal | None = None
     suggested_cap: int | None = None
+    kept: bool = False  # too few leads to tell: its points as they are, on the new scale
 
     @property
     def change(self) -> Decimal:
@@ -101,18 +106,30 @@ def auc(scores: pl.Series | np.ndarray, converted: pl.Series | np.ndarray) -> fl
     return float(roc_auc_score(labels, np.asarray(scores, dtype=float)))
 
 
-def _units(cohort: Cohort) -> pl.DataFrame:
-    """Per lead, how many times its points each criterion gave."""
+def criterion_units(spec: ModelSpec, positions: Sequence[int], scored: pl.DataFrame) -> np.ndarray:
+    """Per row of `scored` (c<p> and e<p> columns), how many times its points each criterion
+    gave."""
     columns = []
-    for p in cohort.positions:
-        points = to_decimal(cohort.spec.criteria[p].points)
+    for p in positions:
+        points = to_decimal(spec.criteria[p].points)
         unit = (
             pl.col(criterion_column(p)) / float(points * 100)
             if points
             else pl.col(f"e{p}").cast(pl.Float64)
         )
         columns.append(unit.alias(str(p)))
-    return cohort.frame.select(*columns)
+    if not columns:
+        return np.zeros((scored.height, 0))
+    return scored.select(*columns).to_numpy()
+
+
+def _odds_per_point(totals: np.ndarray, labels: np.ndarray) -> float:
+    """How much one of the rules' points moves the log-odds of converting (0 when the rules do
+    not rank converters higher at all)."""
+    if len(set(labels)) < 2 or np.ptp(totals) == 0:
+        return 0.0
+    fitted = LogisticRegression(C=1e6, max_iter=2000).fit(totals.reshape(-1, 1), labels)
+    return max(0.0, float(fitted.coef_[0][0]))
 
 
 def _scaled_cap(criterion: object, points: Decimal, suggested: int) -> int | None:
@@ -129,7 +146,7 @@ def suggestion_of(cohort: Cohort, *, test_share: float = 0.3) -> Suggestion:
     converted = cohort.converted
     if min(converted, cohort.size - converted) < MIN_PER_CLASS:
         raise NotEnoughOutcomes(converted, cohort.size - converted)
-    units = _units(cohort).to_numpy() if cohort.positions else np.zeros((cohort.size, 0))
+    units = criterion_units(cohort.spec, cohort.positions, cohort.frame)
     labels = cohort.frame.get_column("converted").to_numpy()
     train, test = time_split(cohort.frame.with_row_index("row"), test_share)
     train_rows, test_rows = train.get_column("row").to_numpy(), test.get_column("row").to_numpy()
@@ -143,11 +160,23 @@ def suggestion_of(cohort: Cohort, *, test_share: float = 0.3) -> Suggestion:
         regression.fit(units[train_rows], labels[train_rows])
         weights = regression.coef_[0]
         fitted = regression.decision_function(units[test_rows]) if len(test_rows) else None
+    # Where the outcomes cannot tell, the marketer's points stand, priced as the outcomes price
+    # the rules' points overall.
+    thin = {
+        lesson.position
+        for lesson in criterion_lessons(cohort)
+        if lesson.verdict in (Verdict.THIN, Verdict.NEVER)
+    }
+    totals = cohort.frame.get_column("total").to_numpy() / 100
+    per_point = _odds_per_point(totals[train_rows], labels[train_rows]) if thin else 0.0
     criteria = []
     for column, p in enumerate(cohort.positions):
         criterion = cohort.spec.criteria[p]
         points = to_decimal(criterion.points)
-        suggested = round(float(weights[column]) * _SCALE)
+        if p in thin:
+            suggested = round(float(points) * per_point * _SCALE)
+        else:
+            suggested = round(float(weights[column]) * _SCALE)
         criteria.append(
             SuggestedCriterion(
                 position=p,
@@ -158,6 +187,7 @@ def suggestion_of(cohort: Cohort, *, test_share: float = 0.3) -> Suggestion:
                 if isinstance(criterion, ActivityCriterion) and criterion.cap is not None
                 else None,
                 suggested_cap=_scaled_cap(criterion, points, suggested),
+                kept=p in thin,
             )
         )
     new_points = np.array([c.suggested for c in criteria], dtype=float)

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -14,6 +15,7 @@ from scoring.models import ScoringModel
 from . import selectors, services
 from .forms import ApplyForm, ThresholdForm
 from .suggest import NotEnoughOutcomes
+from .tasks import predictive_train_model
 
 VIEW = "scoring.view_scoringmodel"
 EDIT = "scoring.change_scoringmodel"
@@ -43,6 +45,7 @@ def model_lessons(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             "found": found,
             "form": form,
             "can_edit": request.user.has_perm(EDIT),
+            "predictive": selectors.predictive_get(scoring_model),
         },
     )
 
@@ -62,8 +65,19 @@ def suggestion_to_draft(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
             suggestion=suggestion,
             threshold=form.cleaned_data["threshold"],
         )
-    except (NotEnoughOutcomes, LookupError, DefinitionError) as exc:
-        messages.error(request, _("Nothing was changed: %(why)s") % {"why": exc})
+    except NotEnoughOutcomes as exc:
+        why = _("%(k)s converted and %(o)s other outcomes, at least 30 of each are needed") % {
+            "k": exc.converted,
+            "o": exc.others,
+        }
+        messages.error(request, _("Nothing was changed: %(why)s.") % {"why": why})
+        return redirect("learning:model", slug=slug)
+    except LookupError:
+        messages.error(request, _("Nothing was changed: nothing is published yet."))
+        return redirect("learning:model", slug=slug)
+    except DefinitionError as exc:
+        problems = "; ".join(f"{p.path}: {p.message}" for p in exc.problems)
+        messages.error(request, _("Nothing was changed: %(why)s.") % {"why": problems})
         return redirect("learning:model", slug=slug)
     messages.success(
         request,
@@ -73,3 +87,18 @@ def suggestion_to_draft(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
         ),
     )
     return redirect("rules_admin:model", slug=slug)
+
+
+@require_POST
+@permission_required(EDIT, raise_exception=True)
+def predictive_train(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    scoring_model = _model(slug)
+    transaction.on_commit(lambda: predictive_train_model.delay(scoring_model.pk))
+    messages.success(
+        request,
+        _(
+            "Training started. Each lead's chance to convert appears here and on the lead pages "
+            "when it is done, usually within minutes."
+        ),
+    )
+    return redirect("learning:model", slug=slug)

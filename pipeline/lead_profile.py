@@ -81,7 +81,11 @@ def lead_page_get(
     current = {m.scoring_model_id: m for m in published_models()}
 
     scores = []
-    stored = LeadScore.objects.filter(lead=lead).select_related("scoring_model", "version")
+    stored = (
+        LeadScore.objects.filter(lead=lead)
+        .select_related("scoring_model", "version")
+        .with_probability()
+    )
     for score in stored.order_by("scoring_model__name"):
         spec = parse_model(score.version.definition)
         # The explanation as computed: that version's rules, at the time it was computed.

@@ -28,6 +28,9 @@ _SCORE_SOURCES = {
     "grade": "grade",
     "mql": "mql",
     "computed_at": "computed_at",
+    # Last, so that files read by position keep their columns: blank before a predictive
+    # score is trained (learning).
+    "probability": "probability",
 }
 SCORE_COLUMNS = list(_SCORE_SOURCES)
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
@@ -47,13 +50,15 @@ def score_rows(scoring_model: ScoringModel) -> Iterator[list[Any]]:
     """One row per scored lead, highest score first, read from the database in chunks."""
     queryset = (
         LeadScore.objects.filter(scoring_model=scoring_model)
+        .with_probability()
         .order_by("-total", "lead_id")
         .values_list(*_SCORE_SOURCES.values())
     )
     for row in queryset.iterator(chunk_size=CHUNK):
-        *values, computed_at = row
+        *values, computed_at, probability = row
         yield [spreadsheet_safe(v if v is not None else "") for v in values] + [
-            timezone.localtime(computed_at)
+            timezone.localtime(computed_at),
+            "" if probability is None else round(probability, 4),
         ]
 
 

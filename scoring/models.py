@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, FilteredRelation, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -379,6 +380,20 @@ def _version_of_many() -> (
     )
 
 
+class LeadScoreQuerySet(models.QuerySet["LeadScore"]):
+    def with_probability(self) -> "models.QuerySet[LeadScore]":
+        """Each score with `probability`: its lead's chance to convert by the same model, as the
+        learning app keeps it (Lead.probabilities), None before a predictive model is trained;
+        and `probability_factors`, what moved it most."""
+        chance = FilteredRelation(
+            "lead__probabilities",
+            condition=Q(lead__probabilities__scoring_model=F("scoring_model")),
+        )
+        return self.annotate(_chance=chance).annotate(
+            probability=F("_chance__probability"), probability_factors=F("_chance__factors")
+        )
+
+
 class LeadScore(models.Model):
     """A lead's current score in one model, with the explanation of every point."""
 
@@ -394,6 +409,8 @@ class LeadScore(models.Model):
     mql = models.BooleanField(_("MQL"), default=False)
     explanation = models.JSONField(_("explanation"), default=list)
     computed_at = models.DateTimeField(_("computed at"))
+
+    objects = LeadScoreQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("lead score")

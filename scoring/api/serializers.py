@@ -73,12 +73,19 @@ class LeadScoreSerializer(serializers.ModelSerializer[LeadScore]):
     model = serializers.SlugField(source="scoring_model.slug", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     explanation = ExplanationItemSerializer(many=True, read_only=True)
+    probability = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The chance to convert (0-1) by the model's predictive score; null before one "
+        "is trained.",
+    )
 
     class Meta:
         model = LeadScore
         fields = [
             "lead", "model", "version", "total", "fit", "engagement", "band", "grade", "mql",
-            "explanation", "computed_at",
+            "probability", "explanation", "computed_at",
         ]  # fmt: skip
         read_only_fields = fields
 

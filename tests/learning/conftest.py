@@ -75,7 +75,8 @@ def world_build(leads: int = 400, seed: int = 7) -> list[Lead]:
 
 
 @pytest.fixture
-def world(db):  # type: ignore[no-untyped-def]
+def world(db, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
     lead_list = world_build()
-    scoring_model, _ = scoring_model_load(data=MODEL)
+    with django_capture_on_commit_callbacks(execute=True):  # the publish scores every lead
+        scoring_model, _ = scoring_model_load(data=MODEL)
     return scoring_model, lead_list

@@ -104,3 +104,29 @@ def test_odd_query_parameters_are_ignored(client, marketing_user, world):
     client.force_login(marketing_user)
     for query in ({"precision": "abc"}, {"precision": "500"}, {"per_week": "-1"}):
         assert client.get(reverse("learning:model", args=["learn"]), query).status_code == 200
+
+
+def test_marketing_trains_the_chance_to_convert_from_the_page(
+    client, marketing_user, world, django_capture_on_commit_callbacks
+):
+    client.force_login(marketing_user)
+    html = client.get(reverse("learning:model", args=["learn"])).content.decode()
+    assert "Not trained yet." in html and "Train the chance to convert" in html
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs in this process
+        response = client.post(reverse("learning:train", args=["learn"]))
+    assert response.status_code == 302
+    html = client.get(response.url).content.decode()
+    assert "Training started." in html
+    assert "Version 1, trained" in html and "leads have their chance." in html
+    assert "Train again on the latest outcomes" in html
+
+
+def test_a_suggestion_that_predicts_worse_is_offered_only_as_a_hint(client, marketing_user, db):
+    scoring_model_load(data={**MODEL, "criteria": MODEL["criteria"][2:3], "audience": []})
+    for i in range(80):  # outcomes at random, and no criterion fires for anyone
+        lead = LeadFactory()
+        LeadOutcomeFactory(lead=lead, outcome="won" if i % 2 else "lost")
+    client.force_login(marketing_user)
+    html = client.get(reverse("learning:model", args=["learn"])).content.decode()
+    assert "do not predict the latest outcomes better" in html
+    assert "Put it into the draft anyway" in html

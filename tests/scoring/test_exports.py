@@ -42,8 +42,9 @@ def test_csv_has_one_row_per_lead_highest_first(scored):
     rows = list(csv.DictReader(StringIO(out.getvalue())))
     assert list(rows[0]) == [
         "lead_external_id", "email", "score", "fit", "engagement", "band", "grade", "mql",
-        "computed_at",
+        "computed_at", "probability",
     ]  # fmt: skip
+    assert {r["probability"] for r in rows} == {""}  # no predictive score trained
     assert [(r["lead_external_id"], r["score"], r["band"], r["mql"]) for r in rows] == [
         ("L-hot", "70.00", "hot", "true"),
         ('\'=HYPERLINK("http://evil")', "-30.00", "cold", "false"),

@@ -163,8 +163,10 @@ class LeadViewSet(_WritableViewSet[Lead]):
     ingestion_actions = ("create", "upsert")
 
     def get_queryset(self) -> QuerySet[Lead]:
-        scores = LeadScore.objects.select_related("scoring_model", "version").order_by(
-            "scoring_model__slug"
+        scores = (
+            LeadScore.objects.select_related("scoring_model", "version")
+            .with_probability()
+            .order_by("scoring_model__slug")
         )
         # Through get_queryset(), which the manager does anyway: the stubs cannot check a Prefetch
         # given to a manager made by as_manager() (typeddjango/django-stubs#3263).

@@ -151,4 +151,4 @@ class ScoreViewSet(ApiView, mixins.ListModelMixin, viewsets.GenericViewSet[LeadS
     action_permissions = {"list": "scoring.view_leadscore"}
 
     def get_queryset(self) -> QuerySet[LeadScore]:
-        return LeadScore.objects.select_related("scoring_model", "version")
+        return LeadScore.objects.select_related("scoring_model", "version").with_probability()
