@@ -10,12 +10,17 @@ its account's columns and attributes, counts of each kind of activity, and of pa
 site section, in the 7, 30 and 90 days before the moment the cohort scores the lead at, and the
 days since its last activity), only from activities strictly before that moment.
 
+Then the predictive score (learning.predictive) on the same split: `_predictive_auc` (its test
+AUC), `_suggested_share_of_predictive` (the suggested points' AUC over it: at least 0.95 is the
+aim), the classifier it chose, its training time and how fast every lead gets its chance.
+
 Prints `name=value` lines: per world `learning_<world>_baseline_lr_auc`, `_rules_auc`,
 `_suggested_points_auc` (the test split's ROC AUCs), `_fitted_auc` (the product's regression
 before its weights are rounded to points), `_leads`, `_outcomes` (the cohort), `_base_rate`,
 `_seconds` (cohort plus suggestion), `_import_seconds` (import_crm with its rescoring) and
 `_publish_seconds` (load_scoring_model with its rescoring of every lead);
-then `baseline_lr_auc`, `rules_auc` and `suggested_points_auc`, each the mean over the worlds.
+then `predictive_auc`, `baseline_lr_auc`, `rules_auc` and `suggested_points_auc`, each the mean
+over the worlds.
 BENCH_LEARNING_LEADS sets the leads per world (default 20,000).
 """
 
@@ -188,10 +193,11 @@ def baseline_auc(cohort: pl.DataFrame) -> float:
     return float(roc_auc_score(test.get_column("converted").to_numpy(), scores))
 
 
-def _world(name: str, seed: int, count: int) -> dict[str, float]:
+def _world(name: str, seed: int, count: int) -> dict[str, Any]:
     from django.core.management import call_command
 
     from learning.cohort import cohort_of
+    from learning.predictive import predictive_train, probabilities_refresh
     from learning.suggest import suggestion_of
     from scoring.definition import parse_model
     from scoring.models import Lead, ScoringModel
@@ -214,8 +220,25 @@ def _world(name: str, seed: int, count: int) -> dict[str, float]:
     suggestion = suggestion_of(cohort)
     seconds = time.perf_counter() - started
     baseline = baseline_auc(cohort.frame)
+    started = time.perf_counter()
+    trained = predictive_train(scoring_model=live)
+    trained_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    refreshed = probabilities_refresh(scoring_model=live)
+    refresh_seconds = time.perf_counter() - started
+    predictive = trained.predictive.test_auc
     leads = Lead.objects.filter(external_id__startswith=f"{name}-").count()
     return {
+        "predictive_auc": _rounded(predictive),
+        "suggested_share_of_predictive": _rounded(
+            None
+            if not predictive or suggestion.auc_suggested is None
+            else suggestion.auc_suggested / predictive
+        ),
+        "predictive_kind": trained.predictive.kind,
+        "predictive_train_seconds": round(trained_seconds, 1),
+        "probabilities_leads": refreshed,
+        "probabilities_leads_per_s": round(refreshed / max(refresh_seconds, 1e-9)),
         "baseline_lr_auc": round(baseline, 4),
         "rules_auc": _rounded(suggestion.auc_rules),
         "suggested_points_auc": _rounded(suggestion.auc_suggested),
@@ -241,9 +264,9 @@ def _rounded(value: float | None) -> float:
     return math.nan if value is None else round(value, 4)
 
 
-def run() -> dict[str, float]:
+def run() -> dict[str, Any]:
     count = int(os.environ.get("BENCH_LEARNING_LEADS", "20000"))
-    figures: dict[str, float] = {}
+    figures: dict[str, Any] = {}
     per_world = []
     for seed, name in enumerate(WORLDS, start=1):
         found = _world(name, seed, count)
@@ -251,7 +274,7 @@ def run() -> dict[str, float]:
         for key, value in found.items():
             figures[f"learning_{name}_{key}"] = value
             print(f"learning_{name}_{key}={value}", flush=True)
-    for key in ("baseline_lr_auc", "rules_auc", "suggested_points_auc"):
+    for key in ("predictive_auc", "baseline_lr_auc", "rules_auc", "suggested_points_auc"):
         figures[key] = round(sum(w[key] for w in per_world) / len(per_world), 4)
         print(f"{key}={figures[key]}", flush=True)
     return figures

@@ -15,3 +15,11 @@ class ThresholdForm(forms.Form):
 
 class ApplyForm(forms.Form):
     threshold = forms.IntegerField(label=_("MQL threshold (points)"), min_value=0, max_value=10**9)
+
+
+class BacktestForm(forms.Form):
+    at = forms.DateField(
+        label=_("As if it were"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

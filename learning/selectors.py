@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
-from scoring.definition import parse_model
+from django.utils import timezone
+
+from scoring.definition import DefinitionError, parse_model
 from scoring.models import ScoringModel
+from scoring.services import scoring_model_draft_spec
 
+from .backtest import Backtest, backtest_of
 from .cohort import Cohort, cohort_of
 from .lessons import CriterionLesson, KindCandidate, base_rate, criterion_lessons, kind_candidates
 from .models import LeadProbability, PredictiveModel
@@ -117,3 +121,29 @@ def predictive_get(scoring_model: ScoringModel) -> Predictive | None:
         return None
     leads = LeadProbability.objects.filter(predictive_model=latest).count()
     return Predictive(model=latest, leads=leads)
+
+
+BACKTEST_DAYS = 90  # by default, as the leads stood this many days ago
+
+
+@dataclass(frozen=True)
+class Backtests:
+    at: datetime
+    draft: Backtest | None  # None when the draft is invalid
+    live: Backtest | None  # None before a first publish
+
+
+def backtests_get(scoring_model: ScoringModel, day: date | None = None) -> Backtests:
+    """The draft and the live version backtested at the start of `day` (default BACKTEST_DAYS
+    days ago)."""
+    now = timezone.now()
+    if day is None:
+        day = timezone.localdate(now) - timedelta(days=BACKTEST_DAYS)
+    at = timezone.make_aware(datetime.combine(day, time.min))
+    try:
+        draft = backtest_of(scoring_model_draft_spec(scoring_model=scoring_model), at, now=now)
+    except DefinitionError:
+        draft = None
+    version = scoring_model.published_version
+    live = None if version is None else backtest_of(parse_model(version.definition), at, now=now)
+    return Backtests(at=at, draft=draft, live=live)

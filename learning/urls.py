@@ -8,4 +8,5 @@ urlpatterns = [
     path("<slug:slug>/", views.model_lessons, name="model"),
     path("<slug:slug>/to-draft/", views.suggestion_to_draft, name="to_draft"),
     path("<slug:slug>/train/", views.predictive_train, name="train"),
+    path("<slug:slug>/backtest/", views.backtest, name="backtest"),
 ]

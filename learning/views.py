@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -13,7 +14,7 @@ from scoring.definition import DefinitionError
 from scoring.models import ScoringModel
 
 from . import selectors, services
-from .forms import ApplyForm, ThresholdForm
+from .forms import ApplyForm, BacktestForm, ThresholdForm
 from .suggest import NotEnoughOutcomes
 from .tasks import predictive_train_model
 
@@ -102,3 +103,27 @@ def predictive_train(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
         ),
     )
     return redirect("learning:model", slug=slug)
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def backtest(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """The draft and the live version at a past date; the partial under htmx (the editor's
+    panel), a page of its own otherwise."""
+    scoring_model = _model(slug)
+    form = BacktestForm(request.GET or None)
+    day = form.cleaned_data.get("at") if form.is_valid() else None
+    today = timezone.localdate()
+    if day is not None and day >= today:
+        form.add_error("at", _("Pick a day in the past: the test is what happened after it."))
+        day = None
+    template = "learning/backtest.html"
+    return render(
+        request,
+        f"{template}#results" if request.htmx else template,
+        {
+            "model": scoring_model,
+            "form": form,
+            "found": selectors.backtests_get(scoring_model, day),
+        },
+    )

@@ -57,8 +57,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActivityFact", "Contribution", "LeadFacts", "LeadScoreResult", "Scores", "applies_to",
-    "condition_matches", "evaluate", "evidence_activities", "is_time_dependent", "round_points",
-    "score_lead", "score_over_time", "to_decimal",
+    "banded", "cents_at_least", "condition_matches", "evaluate", "evidence_activities",
+    "is_time_dependent", "round_points", "score_lead", "score_over_time", "to_decimal",
 ]  # fmt: skip
 
 CENT = Decimal("0.01")
@@ -202,9 +202,9 @@ def evaluate(
         .sort("m")
     )
     totals = totals.with_columns(
-        band=_banded(spec.bands, totals.get_column("total")),
-        grade=_banded(spec.grades, totals.get_column("fit")),
-        mql=pl.col("total") >= _cents_at_least(spec.mql_threshold),
+        band=banded(spec.bands, totals.get_column("total")),
+        grade=banded(spec.grades, totals.get_column("fit")),
+        mql=pl.col("total") >= cents_at_least(spec.mql_threshold),
     ).select("m", "lead_id", "at", "total", "fit", "engagement", "band", "grade", "mql")
     return Scores(totals=totals, points=points, outside=outside)
 
@@ -247,18 +247,18 @@ def audience_matches(spec: ModelSpec, leads: pl.DataFrame) -> pl.Series:
     return columns_match(spec.audience, columns, leads.height)
 
 
-def _cents_at_least(number: Number) -> int:
+def cents_at_least(number: Number) -> int:
     """The fewest whole cents that are >= number."""
     return int((to_decimal(number) * 100).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _banded(bands: Sequence[Band], cents: pl.Series) -> pl.Series:
+def banded(bands: Sequence[Band], cents: pl.Series) -> pl.Series:
     """Label of the highest band whose min <= value; the lowest band below all; null if no
     bands (ties keep the later band, as a stable sort leaves them)."""
     if not bands:
         return pl.Series(values=[None] * len(cents), dtype=pl.String)
     ordered = sorted(bands, key=lambda band: band.min)
-    thresholds = pl.Series([_cents_at_least(band.min) for band in ordered], dtype=pl.Int64)
+    thresholds = pl.Series([cents_at_least(band.min) for band in ordered], dtype=pl.Int64)
     index = (thresholds.search_sorted(cents, side="right").cast(pl.Int64) - 1).clip(0)
     labels = pl.Series([band.label for band in ordered], dtype=pl.String)
     return labels.gather(index)

@@ -174,3 +174,20 @@ def test_a_model_with_too_few_outcomes_says_so(demo, page, screenshot):
     expect(page.locator("ul.thresholds button")).to_have_count(0)
     page.locator("#suggestion").scroll_into_view_if_needed()
     screenshot("outcomes-too-few", full_page=False)
+
+
+def test_the_editor_backtests_the_draft_against_the_live_version(demo, page, screenshot):
+    sign_in(page, "marketing")
+    page.goto("/rules/b2b-saas/")
+    expect(page.get_by_role("heading", name="Backtest: how it would have done")).to_be_visible()
+    page.get_by_role("button", name="Test the draft and the live version").click()
+    results = page.locator("#backtest-results")
+    expect(results).to_contain_text("Ranks converters first (AUC)")
+    expect(results).to_contain_text("New MQLs per week since")
+    assert page.url.endswith("/rules/b2b-saas/")  # in place, in the editor
+    rows = results.locator("table.backtest tbody tr")
+    expect(rows).to_have_count(6)
+    auc = rows.nth(2).locator("td").nth(1).inner_text()
+    assert auc.endswith("%") and 0 <= int(auc.rstrip(" %")) <= 100
+    results.scroll_into_view_if_needed()
+    screenshot("backtest-editor")

@@ -91,6 +91,7 @@ ALLOWED: dict[str, dict[str, frozenset[str]]] = {
     "learning:model": {"GET": SIGNED_IN},
     "learning:to_draft": {"POST": _only(MARKETING, ADMIN)},
     "learning:train": {"POST": _only(MARKETING, ADMIN)},
+    "learning:backtest": {"GET": SIGNED_IN},
     # Reports for every role; exports (personal data) for marketing and admins.
     "reports:dashboard": {"GET": SIGNED_IN},
     "reports:export": {"GET": _only(MARKETING, ADMIN)},

@@ -13,6 +13,7 @@ from scoring.models import Activity, Lead, LeadOutcome
 from scoring.services import scoring_model_load
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+CREATED = START - timedelta(days=30)  # every lead of the world came in then
 
 MODEL = {
     "slug": "learn", "name": "Learning", "mql_threshold": 40,
@@ -71,6 +72,7 @@ def world_build(leads: int = 400, seed: int = 7) -> list[Lead]:
     Activity.objects.bulk_create(activities)
     LeadOutcome.objects.bulk_create(outcomes)
     Lead.objects.bulk_update(made, ["lifecycle_stage"])
+    Lead.objects.filter(pk__in=[lead.pk for lead in made]).update(created_at=CREATED)
     return made
 
 
