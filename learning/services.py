@@ -51,6 +51,8 @@ def suggestion_apply(
         found = by_name.get(item["name"])
         if found is not None:
             item = {**item, "points": found.suggested}
+            if found.half_life_days is not None:
+                item["half_life_days"] = found.half_life_days
             if found.suggested_cap is not None:
                 item["cap"] = found.suggested_cap
             elif found.cap is not None:

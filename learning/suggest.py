@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -29,7 +29,7 @@ from scoring.criteria.activity import ActivityCriterion
 from scoring.definition import ModelSpec
 from scoring.engine import to_decimal
 
-from .cohort import Cohort, criterion_column, time_split
+from .cohort import Cohort, criterion_column, points_at, time_split
 from .lessons import Verdict, criterion_lessons
 
 __all__ = [
@@ -42,8 +42,13 @@ __all__ = [
 MIN_PER_CLASS = 30
 POINTS_PER_DOUBLING = 10
 _SCALE = POINTS_PER_DOUBLING / math.log(2)
-# The strength of the regularisation is chosen by cross-validation on the earlier outcomes: with
-# few of them, criteria that rarely fire keep small weights rather than wild ones.
+# Half-lives tried for criteria that count old activities like new ones, and by how much (AUC on
+# the earlier outcomes) one must separate converters better to be suggested.
+HALF_LIVES = (7, 30, 90)
+_CLEARLY = 0.01
+# The strength of the regularisation is chosen by cross-validation on the earlier outcomes, by
+# log loss (the ranking alone would not tell one strength from another: with one criterion every
+# strength ranks alike): with few outcomes, criteria that rarely fire keep small weights.
 _STRENGTHS = np.logspace(-3, 2, 11)
 
 
@@ -67,6 +72,7 @@ class SuggestedCriterion:
     cap: Decimal | None = None
     suggested_cap: int | None = None
     kept: bool = False  # too few leads to tell: its points as they are, on the new scale
+    half_life_days: int | None = None  # suggested: its activities' worth halves this often
 
     @property
     def change(self) -> Decimal:
@@ -123,6 +129,49 @@ def criterion_units(spec: ModelSpec, positions: Sequence[int], scored: pl.DataFr
     return scored.select(*columns).to_numpy()
 
 
+def _recency(
+    cohort: Cohort, units: np.ndarray, labels: np.ndarray, train_rows: np.ndarray, thin: set[int]
+) -> dict[int, int]:
+    """Activity criteria that count every activity alike, however old: the half-life (of
+    HALF_LIVES) whose decayed count separates the earlier outcomes clearly better, if any. Their
+    columns of `units` become the decayed counts. All variants are scored in one pass."""
+    spec = cohort.spec
+    if spec.decay_half_life_days is not None or len(set(labels[train_rows])) < 2:
+        return {}
+    plain: list[tuple[int, int, ActivityCriterion]] = [
+        (column, p, criterion)
+        for column, p in enumerate(cohort.positions)
+        if p not in thin
+        and isinstance(criterion := spec.criteria[p], ActivityCriterion)
+        and criterion.half_life_days is None
+        and criterion.window_days is None
+        and to_decimal(criterion.points)
+    ]
+    if not plain:
+        return {}
+    variants = [
+        replace(criterion, half_life_days=days) for _, _, criterion in plain for days in HALF_LIVES
+    ]
+    trial = replace(spec, criteria=tuple(variants), audience=())
+    scored = points_at(trial, cohort.frame.select("lead_id", "at"))
+    decayed = criterion_units(trial, range(len(variants)), scored)
+    chosen: dict[int, int] = {}
+    for i, (column, p, _criterion) in enumerate(plain):
+        best = _separation(units[train_rows, column], labels[train_rows])
+        for j, days in enumerate(HALF_LIVES):
+            candidate = decayed[:, i * len(HALF_LIVES) + j]
+            score = _separation(candidate[train_rows], labels[train_rows])
+            if score > best + _CLEARLY:
+                best, chosen[p] = score, days
+                units[:, column] = candidate
+    return chosen
+
+
+def _separation(values: np.ndarray, labels: np.ndarray) -> float:
+    found = auc(values, labels)
+    return 0.0 if found is None else abs(found - 0.5)
+
+
 def _odds_per_point(totals: np.ndarray, labels: np.ndarray) -> float:
     """How much one of the rules' points moves the log-odds of converting (0 when the rules do
     not rank converters higher at all)."""
@@ -146,20 +195,11 @@ def suggestion_of(cohort: Cohort, *, test_share: float = 0.3) -> Suggestion:
     converted = cohort.converted
     if min(converted, cohort.size - converted) < MIN_PER_CLASS:
         raise NotEnoughOutcomes(converted, cohort.size - converted)
-    units = criterion_units(cohort.spec, cohort.positions, cohort.frame)
+    # Writable: a criterion given a half-life gets its decayed column (_recency).
+    units = np.array(criterion_units(cohort.spec, cohort.positions, cohort.frame), dtype=float)
     labels = cohort.frame.get_column("converted").to_numpy()
     train, test = time_split(cohort.frame.with_row_index("row"), test_share)
     train_rows, test_rows = train.get_column("row").to_numpy(), test.get_column("row").to_numpy()
-    weights = np.zeros(units.shape[1])
-    fitted: np.ndarray | None = None
-    if units.shape[1] and len(set(labels[train_rows])) == 2:
-        regression = LogisticRegressionCV(
-            Cs=_STRENGTHS, l1_ratios=(0.0,), cv=5, scoring="roc_auc", max_iter=2000,
-            use_legacy_attributes=False,
-        )  # fmt: skip
-        regression.fit(units[train_rows], labels[train_rows])
-        weights = regression.coef_[0]
-        fitted = regression.decision_function(units[test_rows]) if len(test_rows) else None
     # Where the outcomes cannot tell, the marketer's points stand, priced as the outcomes price
     # the rules' points overall.
     thin = {
@@ -167,6 +207,17 @@ def suggestion_of(cohort: Cohort, *, test_share: float = 0.3) -> Suggestion:
         for lesson in criterion_lessons(cohort)
         if lesson.verdict in (Verdict.THIN, Verdict.NEVER)
     }
+    half_lives = _recency(cohort, units, labels, train_rows, thin)
+    weights = np.zeros(units.shape[1])
+    fitted: np.ndarray | None = None
+    if units.shape[1] and len(set(labels[train_rows])) == 2:
+        regression = LogisticRegressionCV(
+            Cs=_STRENGTHS, l1_ratios=(0.0,), cv=5, scoring="neg_log_loss", max_iter=2000,
+            use_legacy_attributes=False,
+        )  # fmt: skip
+        regression.fit(units[train_rows], labels[train_rows])
+        weights = regression.coef_[0]
+        fitted = regression.decision_function(units[test_rows]) if len(test_rows) else None
     totals = cohort.frame.get_column("total").to_numpy() / 100
     per_point = _odds_per_point(totals[train_rows], labels[train_rows]) if thin else 0.0
     criteria = []
@@ -188,6 +239,7 @@ def suggestion_of(cohort: Cohort, *, test_share: float = 0.3) -> Suggestion:
                 else None,
                 suggested_cap=_scaled_cap(criterion, points, suggested),
                 kept=p in thin,
+                half_life_days=half_lives.get(p) if suggested else None,
             )
         )
     new_points = np.array([c.suggested for c in criteria], dtype=float)

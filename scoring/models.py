@@ -380,8 +380,13 @@ def _version_of_many() -> (
     )
 
 
+class _Chance(TypedDict):
+    probability: float | None
+    probability_factors: list[dict[str, object]] | None
+
+
 class LeadScoreQuerySet(models.QuerySet["LeadScore"]):
-    def with_probability(self) -> "models.QuerySet[LeadScore]":
+    def with_probability(self) -> "models.QuerySet[WithAnnotations[LeadScore, _Chance]]":
         """Each score with `probability`: its lead's chance to convert by the same model, as the
         learning app keeps it (Lead.probabilities), None before a predictive model is trained;
         and `probability_factors`, what moved it most."""
@@ -389,8 +394,11 @@ class LeadScoreQuerySet(models.QuerySet["LeadScore"]):
             "lead__probabilities",
             condition=Q(lead__probabilities__scoring_model=F("scoring_model")),
         )
-        return self.annotate(_chance=chance).annotate(
-            probability=F("_chance__probability"), probability_factors=F("_chance__factors")
+        return cast(
+            "models.QuerySet[WithAnnotations[LeadScore, _Chance]]",
+            self.annotate(_chance=chance).annotate(
+                probability=F("_chance__probability"), probability_factors=F("_chance__factors")
+            ),
         )
 
 

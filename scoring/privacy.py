@@ -142,13 +142,18 @@ def _activities(lead: Lead) -> list[dict[str, Any]]:
 
 
 def _scores(lead: Lead) -> list[dict[str, Any]]:
-    rows = LeadScore.objects.filter(lead=lead).select_related("scoring_model", "version")
+    rows = (
+        LeadScore.objects.filter(lead=lead)
+        .select_related("scoring_model", "version")
+        .with_probability()
+    )
     return [
         {
             "model": s.scoring_model.slug, "model_name": s.scoring_model.name,
             "version": s.version.number, "total": _decimal(s.total), "fit": _decimal(s.fit),
             "engagement": _decimal(s.engagement), "band": s.band, "grade": s.grade, "mql": s.mql,
             "explanation": _stable(s.explanation), "computed_at": _iso(s.computed_at),
+            "probability": s.probability, "probability_factors": s.probability_factors,
         }
         for s in rows.order_by("scoring_model__slug", "pk")
     ]  # fmt: skip

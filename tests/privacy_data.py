@@ -20,6 +20,7 @@ from integrations.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from learning.models import LeadProbability, PredictiveModel
 from pipeline.handoffs import handoff_accept
 from scoring.models import Handoff, Lead, LeadOutcome, PendingRescore, ScoringModel, UnscorableLead
 from scoring.rescoring import leads_rescore
@@ -73,6 +74,17 @@ def person_with_everything(email: str, *, sales_user) -> Lead:  # type: ignore[n
     LeadOutcome.objects.create(
         lead=lead, outcome="won", occurred_at=now - timedelta(minutes=5), value=Decimal("1200.50")
     )
+    # A chance to convert by a trained predictive score (its classifier is not read here).
+    scoring_model = ScoringModel.objects.get(pk=handoff.scoring_model_id)
+    predictive, _ = PredictiveModel.objects.get_or_create(
+        scoring_model=scoring_model, number=1,
+        defaults=dict(trained_at=now, artifact=b"", plan={}, kind="test", base_rate=0.2,
+                      train_size=70, test_size=30),
+    )  # fmt: skip
+    LeadProbability.objects.create(
+        lead=lead, scoring_model=scoring_model, predictive_model=predictive, probability=0.42,
+        factors=[{"factor": "webinar_attended", "effect": 0.1}], computed_at=now,
+    )  # fmt: skip
     visitor = Visitor.objects.create(
         site=TrackingSite.objects.get(name="Shop"), visitor_id=f"browser-{lead.pk}", lead=lead,
         identified_at=now - timedelta(hours=1),

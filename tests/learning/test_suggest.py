@@ -15,7 +15,11 @@ from learning.suggest import (
 )
 from scoring.definition import parse_model
 from scoring.models import LeadOutcome
-from scoring.services import scoring_model_draft_definition, scoring_model_draft_spec
+from scoring.services import (
+    scoring_model_draft_definition,
+    scoring_model_draft_spec,
+    scoring_model_load,
+)
 from tests.factories import LeadFactory, LeadOutcomeFactory
 from tests.learning.conftest import MODEL
 
@@ -94,3 +98,45 @@ def test_too_few_outcomes_of_a_kind_is_said_and_nothing_is_learned(db):
     LeadOutcomeFactory(lead=LeadFactory(), outcome="converted")
     assert LeadOutcome.objects.count() == 2 * MIN_PER_CLASS + 5
     suggestion_of(cohort_of(parse_model({**MODEL, "audience": []})))  # enough now
+
+
+def test_a_recent_activity_that_matters_more_gets_a_half_life(
+    db, django_capture_on_commit_callbacks
+):
+    """Converters added to the cart days before deciding, the others weeks before: counted alike
+    by the rule, told apart once old carts are worth less."""
+    from datetime import UTC, datetime, timedelta
+
+    from scoring.models import Activity
+
+    model = {
+        **MODEL, "audience": [],
+        "criteria": [{"name": "Cart", "type": "activity", "kinds": ["cart_add"], "points": 10,
+                      "count": "once"}],
+    }  # fmt: skip
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    for i in range(160):
+        lead = LeadFactory()
+        decided = start + timedelta(days=i)
+        won = i % 2 == 0
+        days_before = 2 if won else 60
+        if i % 10 == 3:  # and a little noise
+            days_before = 60 if won else 2
+        Activity.objects.create(
+            lead=lead, kind="cart_add", occurred_at=decided - timedelta(days=days_before)
+        )
+        LeadOutcomeFactory(lead=lead, outcome="won" if won else "lost", occurred_at=decided)
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring_model, _ = scoring_model_load(data=model)
+    suggestion = suggestion_of(cohort_of(parse_model(model)))
+    (cart,) = suggestion.criteria
+    assert cart.half_life_days is not None and cart.half_life_days <= 30 and cart.suggested > 0
+    assert suggestion.auc_suggested > suggestion.auc_rules + 0.2  # the rule alone: a coin toss
+    suggestion_apply(scoring_model=scoring_model, suggestion=suggestion, threshold=1)
+    scoring_model.refresh_from_db()
+    draft = scoring_model_draft_definition(scoring_model=scoring_model)
+    assert draft["criteria"][0]["half_life_days"] == cart.half_life_days
+    _train, test = time_split(
+        cohort_of(scoring_model_draft_spec(scoring_model=scoring_model)).frame
+    )
+    assert auc(test["total"], test["converted"]) == pytest.approx(suggestion.auc_suggested)
