@@ -26,7 +26,15 @@ from scoring.criteria.conditions import is_url_field, url_path
 from scoring.frames import activities_frame, leads_frame
 from scoring.models import Activity, Lead
 
-__all__ = ["FeaturePlan", "Features", "features_of", "plan_of"]
+__all__ = [
+    "FeaturePlan",
+    "Features",
+    "features_of",
+    "fields_plan",
+    "plan_of",
+    "sample_of",
+    "words_of",
+]
 
 WINDOWS = (7, 30, 90, 365)
 LEAD_FIELDS = ("seniority", "job_title", "country", "source", "unsubscribed", "email_invalid")
@@ -103,6 +111,11 @@ def _property_word(key: str, value: object) -> str | None:
     return value[:80]
 
 
+def words_of(texts: pl.Series) -> pl.Series:
+    """A column of JSON texts as words (strings without quotes)."""
+    return _mapped(texts, None)
+
+
 def _mapped(texts: pl.Series, key: str | None) -> pl.Series:
     """JSON texts as words (a property's through _property_word), each distinct text once."""
     texts = texts.cast(pl.String)
@@ -118,11 +131,9 @@ def _mapped(texts: pl.Series, key: str | None) -> pl.Series:
     return texts.replace_strict(words, default=None, return_dtype=pl.String)
 
 
-def plan_of(lead_ids: Sequence[int]) -> FeaturePlan:
-    """Which columns, kinds, keys and values the training leads support."""
-    rng = np.random.default_rng(0)
-    ids = list(lead_ids)
-    sample = sorted(rng.choice(ids, size=min(len(ids), _SAMPLE), replace=False).tolist())
+def fields_plan(sample: Sequence[int]) -> tuple[list[str], dict[str, list[str]]]:
+    """Of the leads' fields, their accounts' and the attributes of both: the paths read as
+    numbers, and the others with their frequent values."""
     paths = [f"lead.{f}" for f in LEAD_FIELDS] + [f"account.{f}" for f in ACCOUNT_FIELDS]
     extra: Counter[str] = Counter()
     for lead_attributes, account_attributes in Lead.objects.filter(pk__in=sample).values_list(
@@ -148,6 +159,19 @@ def plan_of(lead_ids: Sequence[int]) -> FeaturePlan:
         frequent = [v for v, n in counts.most_common(MAX_LEVELS) if v and n >= MIN_SUPPORT]
         if frequent:
             words[path] = frequent
+    return numeric, words
+
+
+def sample_of(lead_ids: Sequence[int]) -> list[int]:
+    ids = list(lead_ids)
+    rng = np.random.default_rng(0)
+    return sorted(rng.choice(ids, size=min(len(ids), _SAMPLE), replace=False).tolist())
+
+
+def plan_of(lead_ids: Sequence[int]) -> FeaturePlan:
+    """Which columns, kinds, keys and values the training leads support."""
+    sample = sample_of(lead_ids)
+    numeric, words = fields_plan(sample)
     kinds_seen: Counter[str] = Counter()
     numbers: Counter[tuple[str, str]] = Counter()
     values: Counter[tuple[str, str, str]] = Counter()

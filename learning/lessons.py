@@ -8,25 +8,34 @@ than the rest: candidates for a new criterion.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 import polars as pl
 from django.utils.translation import gettext_lazy as _
 
 from scoring.criteria.activity import ActivityCriterion
-from scoring.engine import to_decimal
-from scoring.frames import activities_frame
+from scoring.engine import lead_paths, to_decimal
+from scoring.frames import activities_frame, leads_frame
 
 from .cohort import Cohort
+from .features import fields_plan, sample_of, words_of
 
-__all__ = ["CriterionLesson", "KindCandidate", "Verdict", "criterion_lessons", "kind_candidates"]
+__all__ = [
+    "CriterionLesson", "KindCandidate", "ValueCandidate", "Verdict", "criterion_lessons",
+    "kind_candidates", "value_candidates",
+]  # fmt: skip
 
 # Fewer matched leads than this: a rate whose interval includes the base rate is "too few to
 # tell", and an activity kind is not offered as a new criterion however its interval lies.
 MIN_MATCHED = 30
 _Z = 1.96  # 95 %
+
+
+_R = TypeVar("_R", bound="Rate")
 
 
 class Verdict(StrEnum):
@@ -176,6 +185,56 @@ def kind_candidates(cohort: Cohort) -> list[KindCandidate]:
         )
         for row in seen.iter_rows(named=True)
     ]
+    return _strongest(candidates)
+
+
+@dataclass(frozen=True)
+class ValueCandidate(Rate):
+    path: str = ""
+    value: str = ""
+
+
+def value_candidates(cohort: Cohort, *, most: int = 8) -> list[ValueCandidate]:
+    """Frequent values of fields and attributes no criterion or audience reads whose leads
+    convert clearly better or worse than the cohort, strongest first (today's values: a field
+    does not keep its history)."""
+    if cohort.size == 0:
+        return []
+    ids = cohort.frame.get_column("lead_id").to_list()
+    used = set(lead_paths([cohort.spec]))
+    _numeric, words = fields_plan(sample_of(ids))
+    paths = [path for path in words if path not in used]
+    if not paths:
+        return []
+    leads = leads_frame(ids, paths)
+    joined = cohort.frame.select("lead_id", "converted").join(leads, on="lead_id")
+    converted = joined.get_column("converted")
+    base = base_rate(cohort)
+    found = []
+    for path in paths:
+        plain = words_of(joined.get_column(path))
+        for value in words[path]:
+            matches = (plain == value).fill_null(False)
+            found.append(
+                ValueCandidate(
+                    matched=int(matches.sum()),
+                    converted=int((matches & converted).sum()),
+                    base=base,
+                    path=path,
+                    value=value,
+                )
+            )
+    clear = [
+        c
+        for c in found
+        if c.matched >= MIN_MATCHED and c.verdict in (Verdict.BETTER, Verdict.WORSE)
+    ]
+    return sorted(clear, key=lambda c: -abs(math.log(max(c.lift or 1e-9, 1e-9))))[:most]
+
+
+def _strongest(candidates: Sequence[_R]) -> list[_R]:
+    """The candidates with enough leads and a clear verdict, the strongest lift (up or down)
+    first."""
     clear = [
         c
         for c in candidates

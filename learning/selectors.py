@@ -13,7 +13,15 @@ from scoring.services import scoring_model_draft_spec
 
 from .backtest import Backtest, backtest_of
 from .cohort import Cohort, cohort_of
-from .lessons import CriterionLesson, KindCandidate, base_rate, criterion_lessons, kind_candidates
+from .lessons import (
+    CriterionLesson,
+    KindCandidate,
+    ValueCandidate,
+    base_rate,
+    criterion_lessons,
+    kind_candidates,
+    value_candidates,
+)
 from .models import LeadProbability, PredictiveModel
 from .suggest import (
     NotEnoughOutcomes,
@@ -35,6 +43,7 @@ class ModelLessons:
     cohort: Cohort
     lessons: list[CriterionLesson]
     candidates: list[KindCandidate]
+    values: list[ValueCandidate]
     suggestion: Suggestion | None
     too_few: NotEnoughOutcomes | None
     thresholds: list[ThresholdChoice] = field(default_factory=list)
@@ -96,6 +105,7 @@ def model_lessons_get(
         cohort=cohort,
         lessons=criterion_lessons(cohort),
         candidates=kind_candidates(cohort),
+        values=value_candidates(cohort),
         suggestion=suggestion,
         too_few=too_few,
         thresholds=thresholds,

@@ -147,6 +147,11 @@ def criterion_form(
         wanted: dict[str, Any] = {"type": request.GET.get("type", "attribute")}
         if request.GET.get("kinds"):
             wanted.update(kinds=request.GET.getlist("kinds"), name=request.GET.get("name", ""))
+        elif request.GET.get("field"):
+            wanted.update(
+                field=request.GET["field"], op=request.GET.get("op", "equals"),
+                value=request.GET.get("value", ""), name=request.GET.get("name", ""),
+            )  # fmt: skip
         form = CriterionForm(initial=CriterionForm.initial_from(wanted))
     template = "rules_admin/criterion_form.html"
     return render(

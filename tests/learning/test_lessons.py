@@ -3,7 +3,14 @@
 import pytest
 
 from learning.cohort import cohort_of
-from learning.lessons import Rate, Verdict, criterion_lessons, kind_candidates, wilson
+from learning.lessons import (
+    Rate,
+    Verdict,
+    criterion_lessons,
+    kind_candidates,
+    value_candidates,
+    wilson,
+)
 from scoring.definition import parse_model
 from scoring.models import Activity, LeadOutcome
 from tests.learning.conftest import MODEL
@@ -59,3 +66,13 @@ def test_activity_kinds_the_model_ignores_are_offered_when_they_separate(world):
     kinds = [c.kind for c in kind_candidates(cohort)]
     assert kinds == ["demo_request"]
     assert kind_candidates(cohort_of(parse_model(MODEL))) == []
+
+
+def test_field_values_the_model_ignores_are_offered_when_they_separate(world):
+    without_director = [c for c in MODEL["criteria"] if c["name"] != "Director"]
+    cohort = cohort_of(parse_model({**MODEL, "criteria": without_director}))
+    found = [(c.path, c.value, c.verdict) for c in value_candidates(cohort)]
+    assert ("lead.seniority", "director", Verdict.BETTER) in found
+    assert ("lead.seniority", "staff", Verdict.WORSE) in found
+    # Once a criterion reads the field, its values are no longer offered.
+    assert all(c.path != "lead.seniority" for c in value_candidates(cohort_of(parse_model(MODEL))))

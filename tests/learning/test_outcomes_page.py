@@ -130,3 +130,23 @@ def test_a_suggestion_that_predicts_worse_is_offered_only_as_a_hint(client, mark
     html = client.get(reverse("learning:model", args=["learn"])).content.decode()
     assert "do not predict the latest outcomes better" in html
     assert "Put it into the draft anyway" in html
+
+
+def test_a_field_value_is_one_click_from_a_prefilled_criterion(client, marketing_user, db):
+    scoring_model_load(data={**MODEL, "criteria": MODEL["criteria"][1:], "audience": []})
+    for i in range(120):
+        director = i % 2 == 0
+        lead = LeadFactory(seniority="director" if director else "staff")
+        won = (i % 4 == 0) if director else (i % 20 == 1)
+        LeadOutcomeFactory(lead=lead, outcome="won" if won else "lost")
+    client.force_login(marketing_user)
+    html = client.get(reverse("learning:model", args=["learn"])).content.decode()
+    assert "Fields the model does not look at yet" in html
+    assert "Seniority = director" in html
+    url = reverse("rules_admin:criterion_new", args=["learn"])
+    form = client.get(
+        url, {"type": "attribute", "field": "lead.seniority", "op": "equals", "value": "director"}
+    ).context["form"]
+    assert (form.initial["field"], form.initial["op"], form.initial["value"]) == (
+        "lead.seniority", "equals", "director",
+    )  # fmt: skip
