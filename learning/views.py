@@ -66,19 +66,8 @@ def suggestion_to_draft(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
             suggestion=suggestion,
             threshold=form.cleaned_data["threshold"],
         )
-    except NotEnoughOutcomes as exc:
-        why = _("%(k)s converted and %(o)s other outcomes, at least 30 of each are needed") % {
-            "k": exc.converted,
-            "o": exc.others,
-        }
-        messages.error(request, _("Nothing was changed: %(why)s.") % {"why": why})
-        return redirect("learning:model", slug=slug)
-    except LookupError:
-        messages.error(request, _("Nothing was changed: nothing is published yet."))
-        return redirect("learning:model", slug=slug)
-    except DefinitionError as exc:
-        problems = "; ".join(f"{p.path}: {p.message}" for p in exc.problems)
-        messages.error(request, _("Nothing was changed: %(why)s.") % {"why": problems})
+    except (NotEnoughOutcomes, LookupError, DefinitionError) as exc:
+        messages.error(request, _("Nothing was changed: %(why)s.") % {"why": _why_not(exc)})
         return redirect("learning:model", slug=slug)
     messages.success(
         request,
@@ -88,6 +77,18 @@ def suggestion_to_draft(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
         ),
     )
     return redirect("rules_admin:model", slug=slug)
+
+
+def _why_not(exc: Exception) -> str:
+    """Why the suggestion could not go into the draft, in the user's language."""
+    if isinstance(exc, NotEnoughOutcomes):
+        return _("%(k)s converted and %(o)s other outcomes, at least 30 of each are needed") % {
+            "k": exc.converted,
+            "o": exc.others,
+        }
+    if isinstance(exc, DefinitionError):
+        return "; ".join(f"{p.path}: {p.message}" for p in exc.problems)
+    return _("nothing is published yet")
 
 
 @require_POST

@@ -90,12 +90,19 @@ def demo(transactional_db):  # type: ignore[no-untyped-def]
     call_command("seed_demo", force=True, stdout=StringIO())
 
 
-def sign_in(page, username: str) -> None:  # type: ignore[no-untyped-def]
-    """Sign in on the sign-in page as a demo user and land on the overview."""
+def sign_in(page, username: str, *, language: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Sign in on the sign-in page as a demo user (in the language picked there, by its own
+    name: "Deutsch") and land on the overview."""
     page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(f"demo-{username}")
-    page.get_by_role("button", name="Sign in").click()
+    if language is None:
+        page.get_by_label("User name").fill(username)
+        page.get_by_label("Password").fill(f"demo-{username}")
+        page.get_by_role("button", name="Sign in").click()
+    else:  # the labels are in that language now
+        page.get_by_label("Language").select_option(label=language)
+        page.locator("#id_username").fill(username)
+        page.locator("#id_password").fill(f"demo-{username}")
+        page.locator("button[type=submit]").last.click()
     page.wait_for_url(at_path("/"))
 
 

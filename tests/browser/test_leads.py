@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import at_path, sign_in
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,7 @@ def test_marketing_finds_a_lead_from_the_top_bar_and_opens_it(demo, page, screen
 @pytest.mark.parametrize(("language", "heading", "status"), [("Deutsch", "Leads", "bewertet in")])
 def test_the_list_reads_in_german_on_a_phone(demo, page, screenshot, language, heading, status):
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto("/login/")
-    page.get_by_label("Language").select_option(label=language)
-    page.locator("#id_username").fill("sales")
-    page.locator("#id_password").fill("demo-sales")
-    page.locator("button[type=submit]").last.click()
-    page.wait_for_url(at_path("/"))
+    sign_in(page, "sales", language=language)
     page.goto("/leads/")
     expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text(status)

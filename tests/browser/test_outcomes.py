@@ -139,12 +139,7 @@ def test_the_page_reads_in_the_language_on_a_phone(
     demo, page, screenshot, language, code, headings, button, shot, section
 ):
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto("/login/")
-    page.get_by_label("Language").select_option(label=language)
-    page.locator("#id_username").fill("marketing")
-    page.locator("#id_password").fill("demo-marketing")
-    page.locator("button[type=submit]").last.click()
-    page.wait_for_url(at_path("/"))
+    sign_in(page, "marketing", language=language)
     page.goto(PAGE)
     for heading in headings:
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
